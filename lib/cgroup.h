@@ -1,0 +1,66 @@
+/* Cgroups for a container: v1, hybrid (v1 controllers + an extra cgroup2
+ * mount at /sys/fs/cgroup/unified) and pure v2 hosts.  cgroupsPath is taken
+ * in both forms: "/a/b" (relative to the cgroup roots) and systemd's
+ * "slice:prefix:name", which without systemd as PID 1 is translated exactly
+ * like runc's cgroupfs manager does (a-b.slice -> /a.slice/a-b.slice/prefix-name.scope). */
+#ifndef CAPSULE_CGROUP_H
+#define CAPSULE_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../oci-spec/config.h"
+#include "error.h"
+
+enum cr_cgroup_mode { CR_CGROUP_V1 = 1, CR_CGROUP_HYBRID, CR_CGROUP_V2 };
+
+/* Detected once per process. */
+enum cr_cgroup_mode cr_cgroup_mode (void);
+
+struct cr_cgroup
+{
+  enum cr_cgroup_mode mode;
+  char *path;        /* resolved relative path, e.g. "/default/ctr1" or "/system.slice/x-y.scope" */
+  /* v2 (and hybrid's unified dir, if created) */
+  int v2_dirfd;      /* O_PATH|O_DIRECTORY of the v2 cgroup dir, -1 if none: used for CLONE_INTO_CGROUP */
+};
+
+/* Translate an OCI cgroupsPath (NULL/"" = runc default: relative to the
+ * caller's own cgroup + "/" + id; systemd_cgroup as runc's --systemd-cgroup). */
+int cr_cgroup_resolve_path (const char *cgroups_path, const char *id, bool systemd_cgroup, char **out, cr_error_t *err);
+
+/* Create the cgroup dirs (every mounted v1 controller, the v2/unified dir),
+ * apply resources (may be NULL).  On error nothing is left behind. */
+int cr_cgroup_create (const char *path, const struct oci_resources *res, struct cr_cgroup *out, cr_error_t *err);
+/* Re-open an existing cgroup by its stored path (for state/kill/delete/exec). */
+int cr_cgroup_open (const char *path, struct cr_cgroup *out, cr_error_t *err);
+/* Move pid into the cgroup (all hierarchies). */
+int cr_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, cr_error_t *err);
+/* Apply / update resources (update verb). */
+int cr_cgroup_set_resources (const struct cr_cgroup *cg, const struct oci_resources *res, cr_error_t *err);
+/* List pids in the cgroup (recursive); *pids malloc'd. */
+int cr_cgroup_pids (const struct cr_cgroup *cg, pid_t **pids, size_t *n, cr_error_t *err);
+/* Send sig to every process in the cgroup (cgroup.kill on v2 for SIGKILL, else freeze-signal-thaw loop). */
+int cr_cgroup_kill_all (const struct cr_cgroup *cg, int sig, cr_error_t *err);
+/* Freezer: v1 freezer.state / v2 cgroup.freeze; waits until frozen/thawed. */
+int cr_cgroup_freeze (const struct cr_cgroup *cg, bool freeze, cr_error_t *err);
+/* Returns 1 if frozen, 0 if not, <0 on error. */
+int cr_cgroup_is_frozen (const struct cr_cgroup *cg, cr_error_t *err);
+/* Remove the cgroup dirs (retrying while they drain; EBUSY-safe); missing dirs are fine. */
+int cr_cgroup_destroy (const struct cr_cgroup *cg, cr_error_t *err);
+void cr_cgroup_release (struct cr_cgroup *cg);
+
+/* Stats for `events --stats` / ctr metrics (runc's JSON "data" shape). */
+struct cr_cgroup_stats
+{
+  uint64_t cpu_usage_total, cpu_usage_user, cpu_usage_kernel;
+  uint64_t cpu_throttled_periods, cpu_throttled_time, cpu_periods;
+  uint64_t memory_usage, memory_limit, memory_max_usage, memory_failcnt, memory_cache;
+  uint64_t swap_usage, swap_limit;
+  uint64_t pids_current, pids_limit;
+  uint64_t oom_kill_count;
+};
+int cr_cgroup_stats (const struct cr_cgroup *cg, struct cr_cgroup_stats *st, cr_error_t *err);
+
+#endif
