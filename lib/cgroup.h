@@ -24,6 +24,10 @@ struct cr_cgroup
   char *path;        /* resolved relative path, e.g. "/default/ctr1" or "/system.slice/x-y.scope" */
   /* v2 (and hybrid's unified dir, if created) */
   int v2_dirfd;      /* O_PATH|O_DIRECTORY of the v2 cgroup dir, -1 if none: used for CLONE_INTO_CGROUP */
+  /* How many path levels (leaf included) cr_cgroup_create made itself; destroy
+   * also removes those ancestors when empty.  0 after cr_cgroup_open: only the
+   * leaf (and anything below it) is removed, like runc. */
+  int created_levels;
 };
 
 /* Translate an OCI cgroupsPath (NULL/"" = runc default: relative to the

@@ -1,0 +1,311 @@
+/* `capsule-hook setup`: runs in the runtime's namespaces once the container's
+ * namespaces exist (createRuntime or prestart).  Either joins a capsule netns
+ * that already has a ruleset (member: nothing to install), or becomes its
+ * owner: pin, stand-in interface (isolated shape), listening sockets for
+ * the proxy created inside the netns, the ruleset, and the supervisor. */
+#include "hook.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/netcontain.h"
+#include "lib/netns.h"
+#include "lib/nft.h"
+#include "lib/util.h"
+
+/* The listening sockets handed to the proxy, in this order, at fds 3..6. */
+enum { SOCK_LISTEN, SOCK_TRANSPARENT, SOCK_DNS, SOCK_DNS_TCP, SOCK__N };
+#define HOOK_FD_BASE 3
+#define HOOK_READY_FD (HOOK_FD_BASE + SOCK__N)
+
+static int
+listen_socket (int type, uint16_t port, cr_error_t *err)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port), .sin_addr = { htonl (INADDR_LOOPBACK) } };
+  int one = 1;
+  int fd = socket (AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return cr_error_errno (err, "creating a proxy socket in the capsule netns");
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || (type == SOCK_STREAM && listen (fd, 1024) < 0))
+    {
+      int e = errno;
+      close (fd);
+      return cr_error (err, e, "binding 127.0.0.1:%u (%s) in the capsule netns", port, type == SOCK_STREAM ? "tcp" : "udp");
+    }
+  return fd;
+}
+
+/* Inside the capsule netns: interfaces, sockets, rules. */
+static int
+setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], cr_error_t *err)
+{
+  struct nft_capsule_rules r = {
+    .proxy_port = NETCONTAIN_PROXY_PORT,
+    .transparent_port = NETCONTAIN_TRANSPARENT_PORT,
+    .dns_port = NETCONTAIN_DNS_PORT,
+    .inbound_ports = o->inbound,
+    .inbound_ports_len = o->n_inbound,
+  };
+  int n = netns_count_non_lo (err);
+  if (n < 0)
+    return -1;
+  *pod = n > 0;
+  if (*pod)
+    r.proxy_mark = NETCONTAIN_PROXY_MARK;
+  /* Rules first: from here on nothing leaves even if the rest fails. */
+  if (nft_capsule_install (&r, err) < 0)
+    return -1;
+  if ((*pod ? hook_loopback_up (err) : hook_link_setup_isolated (err)) < 0)
+    return -1;
+  socks[SOCK_LISTEN] = listen_socket (SOCK_STREAM, NETCONTAIN_PROXY_PORT, err);
+  socks[SOCK_TRANSPARENT] = listen_socket (SOCK_STREAM, NETCONTAIN_TRANSPARENT_PORT, err);
+  socks[SOCK_DNS] = listen_socket (SOCK_DGRAM, NETCONTAIN_DNS_PORT, err);
+  socks[SOCK_DNS_TCP] = listen_socket (SOCK_STREAM, NETCONTAIN_DNS_PORT, err);
+  for (int i = 0; i < SOCK__N; i++)
+    if (socks[i] < 0)
+      return -1;
+  return 0;
+}
+
+/* Double-fork the supervisor (own session, stdio on /dev/null so the runtime
+ * does not wait on our pipes) and wait for its "ok" or its error text. */
+static int
+spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool pod, int socks[SOCK__N],
+                  cr_error_t *err)
+{
+  int ready[2];
+  pid_t pid;
+  char pidbuf[32], restarts[32], buf[512];
+  ssize_t n;
+  int status;
+
+  if (pipe2 (ready, O_CLOEXEC) < 0)
+    return cr_error_errno (err, "creating the supervisor ready pipe");
+  pid = fork ();
+  if (pid < 0)
+    return cr_error_errno (err, "forking the supervisor");
+  if (pid == 0)
+    {
+      int devnull = open ("/dev/null", O_RDWR);
+      int all[SOCK__N + 1];
+      setsid ();
+      if (fork () != 0)
+        _exit (0);
+      /* Move the fds into place: dup everything high first, then down. */
+      for (int i = 0; i < SOCK__N; i++)
+        all[i] = fcntl (socks[i], F_DUPFD, 100);
+      all[SOCK__N] = fcntl (ready[1], F_DUPFD, 100);
+      for (int i = 0; i <= SOCK__N; i++)
+        if (all[i] < 0 || dup2 (all[i], HOOK_FD_BASE + i) < 0)
+          _exit (127);
+      if (devnull < 0)
+        _exit (127);
+      dup2 (devnull, 0);
+      dup2 (devnull, 1);
+      dup2 (devnull, 2);
+      close_range (HOOK_READY_FD + 1, ~0U, 0);
+      snprintf (pidbuf, sizeof pidbuf, "%d", st->pid);
+      snprintf (restarts, sizeof restarts, "%d", o->restarts);
+      const char *argv[64];
+      size_t k = 0;
+      argv[k++] = "capsule-hook";
+      argv[k++] = "supervise";
+      argv[k++] = o->state_dir;
+      argv[k++] = st->id;
+      argv[k++] = pidbuf;
+      argv[k++] = pod ? "pod" : "isolated";
+      argv[k++] = restarts;
+      argv[k++] = o->restart_forever ? "restart-forever" : "kill";
+      argv[k++] = o->audit;
+      argv[k++] = o->cgroup_parent;
+      argv[k++] = o->proxy;
+      argv[k++] = "--";
+      /* the proxy's own arguments */
+      argv[k++] = "--listen-fd";
+      argv[k++] = "3";
+      argv[k++] = "--transparent-fd";
+      argv[k++] = "4";
+      argv[k++] = "--dns-fd";
+      argv[k++] = "5";
+      argv[k++] = "--dns-tcp-fd";
+      argv[k++] = "6";
+      argv[k++] = "--capsule-id";
+      argv[k++] = st->id;
+      argv[k++] = "--audit";
+      argv[k++] = o->audit;
+      if (o->config && access (o->config, R_OK) == 0)
+        {
+          argv[k++] = "--config";
+          argv[k++] = o->config;
+        }
+      for (size_t i = 0; i < o->n_allow && k < 60; i++)
+        {
+          argv[k++] = "--allow";
+          argv[k++] = o->allow[i];
+        }
+      argv[k] = NULL;
+      execv (o->self, (char **) argv);
+      _exit (127);
+    }
+  close (ready[1]);
+  waitpid (pid, &status, 0);
+  n = read (ready[0], buf, sizeof buf - 1);
+  close (ready[0]);
+  if (n >= 2 && memcmp (buf, "ok", 2) == 0)
+    return 0;
+  buf[n > 0 ? n : 0] = '\0';
+  return cr_error (err, 0, "starting the proxy supervisor: %s", n > 0 ? buf : "it exited without a word");
+}
+
+/* Extra --allow rules from the capsule/egress.allow annotation (plain runc). */
+static void
+allow_from_annotation (struct hook_opts *o, char *rules)
+{
+  char *save = NULL;
+  for (char *r = strtok_r (rules, ";", &save); r && o->n_allow < HOOK_MAX_LIST; r = strtok_r (NULL, ";", &save))
+    {
+      while (*r == ' ' || *r == '\t')
+        r++;
+      size_t l = strlen (r);
+      while (l > 0 && (r[l - 1] == ' ' || r[l - 1] == '\t'))
+        r[--l] = '\0';
+      if (*r)
+        o->allow[o->n_allow++] = r;
+    }
+}
+
+static int
+write_role (const char *state_dir, const char *key, const char *role, cr_error_t *err)
+{
+  cleanup_free char *kf = xasprintf ("%s/net.key", state_dir);
+  cleanup_free char *rf = xasprintf ("%s/net.role", state_dir);
+  cleanup_free char *kv = xasprintf ("%s\n", key);
+  cleanup_free char *rv = xasprintf ("%s\n", role);
+  if (write_file_atomic (kf, kv, strlen (kv), err) < 0 || write_file_atomic (rf, rv, strlen (rv), err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+add_member (const char *key, const char *state_dir, cr_error_t *err)
+{
+  cleanup_free char *name = xstrdup (state_dir);
+  for (char *p = name; *p; p++)
+    if (*p == '/')
+      *p = '_';
+  cleanup_free char *dir = xasprintf ("%s/%s/members", netcontain_node_dir (), key);
+  cleanup_free char *f = xasprintf ("%s/%s", dir, name);
+  if (mkdir_p (dir, 0700, err) < 0)
+    return -1;
+  return write_file_atomic (f, state_dir, strlen (state_dir), err);
+}
+
+static int
+setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
+{
+  char ns[64], key[64], host[64];
+  cleanup_free char *owner = NULL;
+  cleanup_free char *pin = xasprintf ("%s/netns", o->state_dir);
+  cleanup_free char *ownf = NULL;
+  cleanup_free char *extra = NULL;
+  cleanup_free char *rules = st->egress_allow && (o->config == NULL || access (o->config, R_OK) != 0)
+                                 ? xstrdup (st->egress_allow)
+                                 : NULL;
+  int socks[SOCK__N] = { -1, -1, -1, -1 };
+  int saved = -1, ret;
+  bool pod = false;
+
+  snprintf (ns, sizeof ns, "/proc/%d/ns/net", st->pid);
+  if (netcontain_key_of (ns, key, sizeof key, err) < 0)
+    return cr_error_wrap (err, "container pid %d", st->pid);
+  /* Fail closed: never put rules on (or claim) the host's own netns. */
+  if (netcontain_key_of ("/proc/1/ns/net", host, sizeof host, err) < 0)
+    return -1;
+  if (strcmp (key, host) == 0)
+    return cr_error (err, EPERM, "refusing network containment: the container uses the host's network namespace");
+
+  ret = netcontain_find_owner (key, &owner, err);
+  if (ret < 0)
+    return -1;
+  if (ret == 1 && strcmp (owner, o->state_dir) == 0)
+    return 0; /* ran twice (prestart + createRuntime): already done */
+  if (ret == 1)
+    {
+      if (write_role (o->state_dir, key, "member", err) < 0 || add_member (key, o->state_dir, err) < 0)
+        return -1;
+      extra = xasprintf ("\"role\":\"member\",\"netns\":\"%s\"", key);
+      hook_audit (o->audit, "network.setup", st->id, extra);
+      return 0;
+    }
+
+  if (rules)
+    allow_from_annotation (o, rules);
+  /* Record the role first so a failure below is cleaned up as an owner. */
+  if (write_role (o->state_dir, key, "owner", err) < 0 || netns_pin (st->pid, pin, err) < 0)
+    return -1;
+  {
+    cleanup_close int nsfd = open (pin, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0)
+      return cr_error_errno (err, "opening the netns pin `%s`", pin);
+    if (netns_enter (nsfd, &saved, err) < 0)
+      return -1;
+    ret = setup_in_netns (o, &pod, socks, err);
+    if (netns_leave (saved, ret < 0 ? NULL : err) < 0)
+      ret = -1;
+  }
+  if (ret == 0)
+    {
+      cleanup_free char *od = xasprintf ("%s/%s", netcontain_node_dir (), key);
+      ownf = xasprintf ("%s/owner", od);
+      if (mkdir_p (od, 0700, err) < 0 || write_file_atomic (ownf, o->state_dir, strlen (o->state_dir), err) < 0
+          || add_member (key, o->state_dir, err) < 0)
+        ret = -1;
+    }
+  if (ret == 0)
+    ret = spawn_supervisor (o, st, pod, socks, err);
+  for (int i = 0; i < SOCK__N; i++)
+    if (socks[i] >= 0)
+      close (socks[i]);
+  if (ret == 0)
+    {
+      extra = xasprintf ("\"role\":\"owner\",\"shape\":\"%s\",\"netns\":\"%s\"", pod ? "pod" : "isolated", key);
+      hook_audit (o->audit, "network.setup", st->id, extra);
+    }
+  return ret;
+}
+
+int
+hook_setup (const struct hook_opts *oin, const struct hook_state *st, cr_error_t *err)
+{
+  struct hook_opts o = *oin;
+  cleanup_free char *lockf = xasprintf ("%s/.lock", netcontain_node_dir ());
+  cleanup_close int lock = -1;
+  int ret;
+
+  if (st->pid <= 0)
+    return cr_error (err, EINVAL, "OCI state on stdin has no container pid");
+  if (mkdir_p (o.state_dir, 0711, err) < 0 || mkdir_p (netcontain_node_dir (), 0700, err) < 0)
+    return -1;
+  /* One setup at a time per node decides owner vs member. */
+  lock = open (lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || flock (lock, LOCK_EX) < 0)
+    return cr_error_errno (err, "locking `%s`", lockf);
+  ret = setup_locked (&o, st, err);
+  if (ret < 0)
+    {
+      cleanup_error cr_error_t tmp = NULL;
+      netcontain_cleanup (o.state_dir, &tmp);
+    }
+  return ret;
+}

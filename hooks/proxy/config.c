@@ -1,0 +1,332 @@
+/* capsule-proxy configuration: command-line flags plus the effective
+ * capsule config JSON written by the runtime (schema: README.md). */
+#include "proxy.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+void
+config_init (struct proxy_config *c)
+{
+  memset (c, 0, sizeof *c);
+  c->listen_fd = c->transparent_fd = c->dns_fd = c->dns_tcp_fd = -1;
+  c->max_conns = 4096;
+  c->idle_timeout_ms = 120000;
+  c->header_timeout_ms = 10000;
+}
+
+static void
+strv_free (char **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free (v[i]);
+  free (v);
+}
+
+void
+config_free (struct proxy_config *c)
+{
+  free (c->capsule_id);
+  free (c->listen);
+  free (c->transparent);
+  free (c->dns);
+  strv_free (c->rules, c->n_rules);
+  strv_free (c->annot_rules, c->n_annot);
+  strv_free (c->pins, c->n_pins);
+  free (c->audit_path);
+  free (c->config_path);
+  memset (c, 0, sizeof *c);
+}
+
+static void
+strv_push (char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc (*v, (*n + 1) * sizeof *nv);
+  if (nv == NULL)
+    abort ();
+  *v = nv;
+  nv[(*n)++] = xstrdup (s);
+}
+
+int
+config_parse_addr (const char *s, struct sockaddr_storage *ss, socklen_t *len, cr_error_t *err)
+{
+  memset (ss, 0, sizeof *ss);
+  char host[INET6_ADDRSTRLEN + 2];
+  const char *colon = strrchr (s, ':');
+  if (!colon || colon == s || !colon[1] || strspn (colon + 1, "0123456789") != strlen (colon + 1))
+    return cr_error (err, 0, "bad address `%s` (want ADDR:PORT)", s);
+  long port = strtol (colon + 1, NULL, 10);
+  size_t hl = colon - s;
+  if (port < 0 || port > 65535 || hl >= sizeof host)
+    return cr_error (err, 0, "bad address `%s`", s);
+  memcpy (host, s, hl);
+  host[hl] = '\0';
+  char *h = host;
+  if (h[0] == '[' && hl > 2 && h[hl - 1] == ']')
+    {
+      h[hl - 1] = '\0';
+      h++;
+    }
+  struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+  if (inet_pton (AF_INET, h, &s4->sin_addr) == 1)
+    {
+      s4->sin_family = AF_INET;
+      s4->sin_port = htons (port);
+      *len = sizeof *s4;
+      return 0;
+    }
+  if (inet_pton (AF_INET6, h, &s6->sin6_addr) == 1)
+    {
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons (port);
+      *len = sizeof *s6;
+      return 0;
+    }
+  return cr_error (err, 0, "bad address `%s` (IP literal expected)", s);
+}
+
+static int
+get_str (yajl_val root, const char *key, char **out, cr_error_t *err)
+{
+  const char *path[] = { key, NULL };
+  yajl_val v = yajl_tree_get (root, path, yajl_t_any);
+  if (v == NULL || YAJL_IS_NULL (v))
+    return 0;
+  if (!YAJL_IS_STRING (v))
+    return cr_error (err, 0, "config: `%s` must be a string", key);
+  free (*out);
+  *out = xstrdup (YAJL_GET_STRING (v));
+  return 0;
+}
+
+static int
+get_int (yajl_val root, const char *key, long long min, long long max, long long *out, bool *present, cr_error_t *err)
+{
+  const char *path[] = { key, NULL };
+  yajl_val v = yajl_tree_get (root, path, yajl_t_any);
+  *present = false;
+  if (v == NULL || YAJL_IS_NULL (v))
+    return 0;
+  if (!YAJL_IS_INTEGER (v) || YAJL_GET_INTEGER (v) < min || YAJL_GET_INTEGER (v) > max)
+    return cr_error (err, 0, "config: `%s` must be an integer in [%lld, %lld]", key, min, max);
+  *out = YAJL_GET_INTEGER (v);
+  *present = true;
+  return 0;
+}
+
+static int
+get_strv (yajl_val root, const char *key, char ***v, size_t *n, cr_error_t *err)
+{
+  const char *path[] = { key, NULL };
+  yajl_val a = yajl_tree_get (root, path, yajl_t_any);
+  if (a == NULL || YAJL_IS_NULL (a))
+    return 0;
+  if (!YAJL_IS_ARRAY (a))
+    return cr_error (err, 0, "config: `%s` must be an array of strings", key);
+  for (size_t i = 0; i < a->u.array.len; i++)
+    {
+      yajl_val s = a->u.array.values[i];
+      if (!YAJL_IS_STRING (s))
+        return cr_error (err, 0, "config: `%s[%zu]` must be a string", key, i);
+      strv_push (v, n, YAJL_GET_STRING (s));
+    }
+  return 0;
+}
+
+int
+config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
+{
+  cleanup_free char *data = NULL;
+  if (read_file (path, &data, NULL, err) < 0)
+    return cr_error_wrap (err, "reading proxy config");
+  char ebuf[256] = "";
+  yajl_val root = yajl_tree_parse (data, ebuf, sizeof ebuf);
+  if (root == NULL)
+    return cr_error (err, 0, "config `%s`: invalid JSON: %s", path, ebuf);
+  int ret = -1;
+  if (!YAJL_IS_OBJECT (root))
+    {
+      cr_error (err, 0, "config `%s`: top level must be an object", path);
+      goto out;
+    }
+  static const char *known[] = { "capsule_id", "listen", "listen_fd", "transparent", "transparent_fd", "dns", "dns_fd",
+                                 "dns_tcp_fd", "rules", "operator_rules", "dns_pins", "tls_pins", "credentials",
+                                 "audit", "limits", "upstream_mark", NULL };
+  for (size_t i = 0; i < root->u.object.len; i++)
+    {
+      const char *k = root->u.object.keys[i];
+      bool ok = false;
+      for (size_t j = 0; known[j]; j++)
+        ok |= strcmp (k, known[j]) == 0;
+      if (!ok)
+        {
+          cr_error (err, 0, "config `%s`: unknown key `%s`", path, k);
+          goto out;
+        }
+    }
+  if (get_str (root, "capsule_id", &c->capsule_id, err) < 0 || get_str (root, "listen", &c->listen, err) < 0
+      || get_str (root, "transparent", &c->transparent, err) < 0 || get_str (root, "dns", &c->dns, err) < 0
+      || get_str (root, "audit", &c->audit_path, err) < 0 || get_strv (root, "rules", &c->annot_rules, &c->n_annot, err) < 0
+      || get_strv (root, "operator_rules", &c->rules, &c->n_rules, err) < 0)
+    goto out;
+  struct
+  {
+    const char *key;
+    int *dst;
+  } fds[] = { { "listen_fd", &c->listen_fd }, { "transparent_fd", &c->transparent_fd }, { "dns_fd", &c->dns_fd },
+              { "dns_tcp_fd", &c->dns_tcp_fd } };
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+    {
+      long long v;
+      bool present;
+      if (get_int (root, fds[i].key, 0, INT_MAX, &v, &present, err) < 0)
+        goto out;
+      if (present)
+        *fds[i].dst = v;
+    }
+  {
+    long long v;
+    bool present;
+    if (get_int (root, "upstream_mark", 0, UINT32_MAX, &v, &present, err) < 0)
+      goto out;
+    if (present)
+      c->upstream_mark = v;
+  }
+  const char *lp[] = { "limits", NULL };
+  yajl_val limits = yajl_tree_get (root, lp, yajl_t_any);
+  if (limits && !YAJL_IS_NULL (limits))
+    {
+      if (!YAJL_IS_OBJECT (limits))
+        {
+          cr_error (err, 0, "config: `limits` must be an object");
+          goto out;
+        }
+      struct
+      {
+        const char *key;
+        int *dst;
+      } lims[] = { { "max_connections", &c->max_conns },
+                   { "idle_timeout_ms", &c->idle_timeout_ms },
+                   { "header_timeout_ms", &c->header_timeout_ms } };
+      for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++)
+        {
+          long long v;
+          bool present;
+          if (get_int (limits, lims[i].key, 1, INT_MAX, &v, &present, err) < 0)
+            goto out;
+          if (present)
+            *lims[i].dst = v;
+        }
+    }
+  const char *pp[] = { "dns_pins", NULL };
+  yajl_val pins = yajl_tree_get (root, pp, yajl_t_any);
+  if (pins && !YAJL_IS_NULL (pins))
+    {
+      if (!YAJL_IS_OBJECT (pins))
+        {
+          cr_error (err, 0, "config: `dns_pins` must be an object host -> [ip, ...]");
+          goto out;
+        }
+      for (size_t i = 0; i < pins->u.object.len; i++)
+        {
+          yajl_val a = pins->u.object.values[i];
+          if (!YAJL_IS_ARRAY (a) || a->u.array.len == 0)
+            {
+              cr_error (err, 0, "config: `dns_pins.%s` must be a non-empty array of IPs", pins->u.object.keys[i]);
+              goto out;
+            }
+          cleanup_free char *spec = xasprintf ("%s=", pins->u.object.keys[i]);
+          for (size_t j = 0; j < a->u.array.len; j++)
+            {
+              if (!YAJL_IS_STRING (a->u.array.values[j]))
+                {
+                  cr_error (err, 0, "config: `dns_pins.%s` must hold strings", pins->u.object.keys[i]);
+                  goto out;
+                }
+              char *ns = xasprintf ("%s%s%s", spec, j ? "," : "", YAJL_GET_STRING (a->u.array.values[j]));
+              free (spec);
+              spec = ns;
+            }
+          strv_push (&c->pins, &c->n_pins, spec);
+        }
+    }
+  const char *cp[] = { "credentials", NULL };
+  yajl_val creds = yajl_tree_get (root, cp, yajl_t_any);
+  if (creds && !YAJL_IS_NULL (creds))
+    {
+      /* Validated here; injection needs TLS interception (not yet built). */
+      if (!YAJL_IS_ARRAY (creds))
+        {
+          cr_error (err, 0, "config: `credentials` must be an array");
+          goto out;
+        }
+      for (size_t i = 0; i < creds->u.array.len; i++)
+        {
+          const char *rp[] = { "rule", NULL };
+          yajl_val r = yajl_tree_get (creds->u.array.values[i], rp, yajl_t_string);
+          if (r == NULL)
+            {
+              cr_error (err, 0, "config: `credentials[%zu].rule` must be a string", i);
+              goto out;
+            }
+          struct egress_cred cred;
+          if (egress_cred_parse (YAJL_GET_STRING (r), &cred, err) < 0)
+            goto out;
+          egress_cred_free (&cred);
+        }
+    }
+  ret = 0;
+out:
+  yajl_tree_free (root);
+  return ret;
+}
+
+int
+config_build_policy (const struct proxy_config *c, struct policy **policy, struct resolver **resolver, cr_error_t *err)
+{
+  size_t n = c->n_rules + c->n_annot;
+  struct egress_rule *rules = calloc (n ? n : 1, sizeof *rules);
+  if (rules == NULL)
+    return cr_error_errno (err, "building policy");
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      bool trusted = i < c->n_rules;
+      const char *t = trusted ? c->rules[i] : c->annot_rules[i - c->n_rules];
+      if (egress_rule_parse (t, &rules[k], err) < 0)
+        {
+          egress_rules_free (rules, k);
+          return -1;
+        }
+      rules[k++].trusted = trusted;
+    }
+  struct resolver *res = resolver_new ();
+  for (size_t i = 0; i < c->n_pins; i++)
+    if (resolver_pin (res, c->pins[i], err) < 0)
+      {
+        resolver_free (res);
+        egress_rules_free (rules, k);
+        return -1;
+      }
+  /* Resolve the rules' names once, now (wildcards: on first use). */
+  for (size_t i = 0; i < k; i++)
+    if (rules[i].kind == EGRESS_HOST_NAME)
+      {
+        struct resolve_addrs a;
+        resolver_get (res, rules[i].host, rules[i].kind, &a);
+      }
+  if (policy_compile (rules, k, policy, err) < 0)
+    {
+      resolver_free (res);
+      return -1;
+    }
+  *resolver = res;
+  return 0;
+}

@@ -1,0 +1,1247 @@
+/* One client connection: HTTP/1.1 forward proxying (absolute-form), CONNECT
+ * tunnels (splice), and the transparent listener (Host header / TLS SNI).
+ *
+ * Memory per connection is bounded: four fixed-size buffers allocated only
+ * while in use (an idle keep-alive connection holds none), two pipes only
+ * for tunnels.  Back-pressure: a side is read only while the buffer toward
+ * the other side has room.  Sockets are edge-triggered; readiness flags
+ * remember what may be tried without a syscall returning EAGAIN. */
+#include "proxy.h"
+#include "http_parse.h"
+#include "tls_sni.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BUF_SZ (HTTP_MAX_HEAD + 1024)
+#define PIPE_SZ 65536
+
+struct buf
+{
+  char *d;
+  uint32_t s, e;
+};
+
+static size_t
+buf_len (const struct buf *b)
+{
+  return b->d ? b->e - b->s : 0;
+}
+
+static size_t
+buf_room (struct buf *b)
+{
+  if (!b->d)
+    return BUF_SZ;
+  if (b->s == b->e)
+    b->s = b->e = 0;
+  if (b->e == BUF_SZ && b->s > 0)
+    {
+      memmove (b->d, b->d + b->s, b->e - b->s);
+      b->e -= b->s;
+      b->s = 0;
+    }
+  return BUF_SZ - b->e;
+}
+
+static bool
+buf_ensure (struct buf *b)
+{
+  if (!b->d)
+    {
+      b->d = malloc (BUF_SZ);
+      b->s = b->e = 0;
+    }
+  return b->d != NULL;
+}
+
+static void
+buf_consume (struct buf *b, size_t n)
+{
+  b->s += n;
+  if (b->s == b->e)
+    b->s = b->e = 0;
+}
+
+/* Drop an empty buffer so idle connections hold no memory. */
+static void
+buf_trim (struct buf *b)
+{
+  if (b->d && b->s == b->e)
+    {
+      free (b->d);
+      b->d = NULL;
+      b->s = b->e = 0;
+    }
+}
+
+static void
+buf_free (struct buf *b)
+{
+  free (b->d);
+  b->d = NULL;
+  b->s = b->e = 0;
+}
+
+static bool
+buf_append (struct buf *b, const char *p, size_t n)
+{
+  if (!buf_ensure (b) || buf_room (b) < n)
+    return false;
+  memcpy (b->d + b->e, p, n);
+  b->e += n;
+  return true;
+}
+
+enum cstate
+{
+  ST_HEAD,       /* waiting for a request head */
+  ST_CONNECTING, /* upstream connect in progress */
+  ST_FORWARD,    /* request/response exchange */
+  ST_TUNNEL,     /* CONNECT or transparent TLS: bytes both ways */
+  ST_DRAIN,      /* sending a final response, then close */
+};
+
+struct conn
+{
+  struct proxy *px;
+  struct conn *prev, *next;
+  struct ev cev, uev;
+  int cfd, ufd;
+  bool transparent;
+  char client[64];
+  struct sockaddr_storage orig_dst;
+  enum cstate st;
+  struct buf cin, uin, uout, cout;
+  /* readiness (edge-triggered) */
+  bool c_rd, c_wr, u_rd, u_wr, c_eof, u_eof;
+  /* current exchange */
+  struct http_body reqb, respb;
+  size_t req_pending, resp_pending; /* scanned body bytes at the head of cin/uin */
+  bool resp_head_done, head_request, close_after, u_close_after, in_exchange;
+  int status;
+  char method[24];
+  char host[EGRESS_HOST_MAX];
+  enum egress_host_kind hkind;
+  int port;
+  char *path; /* normalised, for audit */
+  char *rule;
+  uint64_t up_bytes, down_bytes, t0_ms;
+  /* upstream */
+  char up_key[EGRESS_HOST_MAX + 8];
+  struct resolve_addrs addrs;
+  int addr_i;
+  bool tunnel_after_connect;
+  bool dead;
+  /* splice pipes: [0] client->upstream, [1] upstream->client */
+  int pipe_r[2], pipe_w[2];
+  size_t pipe_fill[2];
+  /* timers */
+  uint64_t last_ms, head_start_ms;
+};
+
+static void conn_free (struct conn *c);
+static void pump (struct conn *c);
+
+static const char *
+listener_name (const struct conn *c)
+{
+  return c->transparent ? "transparent" : "forward";
+}
+
+static void
+req_audit (struct conn *c, struct paudit_req *r, const char *verdict, const char *reason)
+{
+  r->client = c->client;
+  r->listener = listener_name (c);
+  r->method = c->method;
+  r->host = c->host;
+  r->port = c->port;
+  r->path = c->path ? c->path : "";
+  r->rule = c->rule;
+  r->verdict = verdict;
+  r->reason = reason;
+}
+
+static void
+set_nonblock_opts (int fd)
+{
+  int one = 1;
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static int
+ep_add (struct proxy *px, int fd, struct ev *ev)
+{
+  struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = ev };
+  return epoll_ctl (px->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+void
+conn_accept (struct proxy *px, int lfd, bool transparent)
+{
+  for (int burst = 0; burst < 64; burst++)
+    {
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      int fd = accept4 (lfd, (struct sockaddr *) &ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0)
+        return;
+      if (px->nconns >= (size_t) px->cfg->max_conns)
+        {
+          static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          if (write (fd, busy, sizeof busy - 1) < 0)
+            { /* nothing to do: closing anyway */
+            }
+          close (fd);
+          continue;
+        }
+      struct conn *c = xmalloc0 (sizeof *c);
+      c->px = px;
+      c->cfd = fd;
+      c->ufd = -1;
+      c->pipe_r[0] = c->pipe_r[1] = c->pipe_w[0] = c->pipe_w[1] = -1;
+      c->transparent = transparent;
+      c->cev.kind = EV_CLIENT;
+      c->cev.obj = c;
+      c->uev.kind = EV_UPSTREAM;
+      c->uev.obj = c;
+      c->c_rd = c->c_wr = true;
+      c->last_ms = c->head_start_ms = px->now_ms;
+      resolve_addr_text ((struct sockaddr *) &ss, c->client, sizeof c->client);
+      set_nonblock_opts (fd);
+      if (transparent)
+        {
+          socklen_t ol = sizeof c->orig_dst;
+          int r;
+          if (ss.ss_family == AF_INET6)
+            r = getsockopt (fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &c->orig_dst, &ol);
+          else
+            r = getsockopt (fd, SOL_IP, SO_ORIGINAL_DST, &c->orig_dst, &ol);
+          if (r < 0)
+            {
+              /* Not redirected by nft: nothing to decide on. */
+              paudit_event (px, "transparent.error", "no original destination");
+              close (fd);
+              free (c);
+              continue;
+            }
+        }
+      if (ep_add (px, fd, &c->cev) < 0)
+        {
+          close (fd);
+          free (c);
+          continue;
+        }
+      c->next = px->conns;
+      if (px->conns)
+        px->conns->prev = c;
+      px->conns = c;
+      px->nconns++;
+    }
+}
+
+static void
+close_upstream (struct conn *c)
+{
+  if (c->ufd >= 0)
+    {
+      close (c->ufd);
+      c->ufd = -1;
+    }
+  c->up_key[0] = '\0';
+  c->u_rd = c->u_wr = c->u_eof = false;
+  buf_free (&c->uin);
+  buf_free (&c->uout);
+}
+
+static void
+conn_free (struct conn *c)
+{
+  struct proxy *px = c->px;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    px->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  px->nconns--;
+  close (c->cfd);
+  close_upstream (c);
+  for (int i = 0; i < 2; i++)
+    {
+      if (c->pipe_r[i] >= 0)
+        close (c->pipe_r[i]);
+      if (c->pipe_w[i] >= 0)
+        close (c->pipe_w[i]);
+    }
+  buf_free (&c->cin);
+  buf_free (&c->cout);
+  free (c->path);
+  free (c->rule);
+  c->path = c->rule = NULL;
+  c->dead = true;
+  c->next = px->dead;
+  c->prev = NULL;
+  px->dead = c;
+}
+
+void
+conn_reap (struct proxy *px)
+{
+  while (px->dead)
+    {
+      struct conn *c = px->dead;
+      px->dead = c->next;
+      free (c);
+    }
+}
+
+/* Finish the current exchange: completion audit line, reset per-request state. */
+static void
+exchange_done (struct conn *c)
+{
+  if (c->in_exchange)
+    {
+      struct paudit_req r;
+      req_audit (c, &r, "allow", "");
+      paudit_done (c->px, &r, c->status, c->up_bytes, c->down_bytes, c->px->now_ms - c->t0_ms);
+    }
+  c->in_exchange = false;
+  free (c->path);
+  c->path = NULL;
+  free (c->rule);
+  c->rule = NULL;
+  c->status = 0;
+  c->up_bytes = c->down_bytes = 0;
+  c->resp_head_done = false;
+  c->req_pending = c->resp_pending = 0;
+  c->head_start_ms = c->px->now_ms;
+}
+
+/* Queue a complete short response to the client and close afterwards. */
+static void
+respond_error (struct conn *c, int status, const char *reason_phrase, const char *msg)
+{
+  char body[512], head[256];
+  int bl = snprintf (body, sizeof body, "capsule-proxy: %s\n", msg);
+  if (bl < 0 || bl >= (int) sizeof body)
+    bl = sizeof body - 1;
+  int hl = snprintf (head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
+                     "Via: 1.1 capsule-proxy\r\n\r\n",
+                     status, reason_phrase, bl);
+  buf_free (&c->cout);
+  buf_append (&c->cout, head, hl);
+  buf_append (&c->cout, body, bl);
+  c->status = status;
+  c->st = ST_DRAIN;
+  close_upstream (c);
+}
+
+static void
+deny (struct conn *c, int status, const char *phrase, const char *reason)
+{
+  struct paudit_req r;
+  req_audit (c, &r, "deny", reason);
+  paudit_decision (c->px, &r);
+  c->in_exchange = false;
+  if (status == 0)
+    {
+      /* not HTTP (TLS on the transparent port): just close */
+      buf_free (&c->cout);
+      c->st = ST_DRAIN;
+      close_upstream (c);
+      return;
+    }
+  respond_error (c, status, phrase, reason);
+}
+
+/* Add a header line to b. */
+static bool
+add_hdr (struct buf *b, const char *name, size_t nl, const char *val, size_t vl)
+{
+  return buf_append (b, name, nl) && buf_append (b, ": ", 2) && buf_append (b, val, vl) && buf_append (b, "\r\n", 2);
+}
+
+/* Is header h hop-by-hop for this message (fixed list or named in Connection)? */
+static bool
+hop_by_hop (const struct http_message *m, const struct http_header *h, bool request)
+{
+  static const char *fixed[] = { "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+                                 "proxy-authenticate", "te", "trailer", "upgrade", NULL };
+  for (int i = 0; fixed[i]; i++)
+    if (http_header_is (h, fixed[i]))
+      return true;
+  if (request && http_header_is (h, "host"))
+    return true;
+  for (size_t i = 0; i < m->n_headers; i++)
+    if (http_header_is (&m->headers[i], "connection"))
+      {
+        char name[64];
+        if (h->name_len >= sizeof name)
+          continue;
+        memcpy (name, h->name, h->name_len);
+        name[h->name_len] = '\0';
+        /* never let Connection strip the framing headers */
+        if (strcasecmp (name, "content-length") == 0 || strcasecmp (name, "transfer-encoding") == 0)
+          continue;
+        if (http_list_has (m->headers[i].value, m->headers[i].value_len, name))
+          return true;
+      }
+  return false;
+}
+
+static bool
+same_upstream (struct conn *c, const char *key)
+{
+  return c->ufd >= 0 && !c->u_eof && strcmp (c->up_key, key) == 0;
+}
+
+static int
+dial_next (struct conn *c)
+{
+  while (c->addr_i < c->addrs.n)
+    {
+      struct sockaddr_storage *sa = &c->addrs.a[c->addr_i++];
+      int fd = socket (sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0)
+        continue;
+      if (c->px->cfg->upstream_mark)
+        setsockopt (fd, SOL_SOCKET, SO_MARK, &c->px->cfg->upstream_mark, sizeof c->px->cfg->upstream_mark);
+      set_nonblock_opts (fd);
+      socklen_t sl = sa->ss_family == AF_INET ? sizeof (struct sockaddr_in) : sizeof (struct sockaddr_in6);
+      if (connect (fd, (struct sockaddr *) sa, sl) < 0 && errno != EINPROGRESS)
+        {
+          close (fd);
+          continue;
+        }
+      if (ep_add (c->px, fd, &c->uev) < 0)
+        {
+          close (fd);
+          continue;
+        }
+      c->ufd = fd;
+      c->u_rd = c->u_wr = false;
+      c->u_eof = false;
+      c->st = ST_CONNECTING;
+      return 0;
+    }
+  return -1;
+}
+
+/* Resolve and check the destination against the SSRF ranges.  Returns 0 and
+ * fills c->addrs, or -1 with *why. */
+static int
+pick_addresses (struct conn *c, const struct egress_rule *rule, const char **why)
+{
+  struct resolve_addrs all;
+  if (resolver_get (c->px->resolver, c->host, c->hkind, &all) < 0 || all.n == 0)
+    {
+      *why = "cannot resolve destination";
+      return -1;
+    }
+  bool literal_rule = rule->kind == EGRESS_HOST_IPV4 || rule->kind == EGRESS_HOST_IPV6;
+  c->addrs.n = 0;
+  for (int i = 0; i < all.n; i++)
+    if (literal_rule || rule->trusted || !egress_addr_is_private ((struct sockaddr *) &all.a[i]))
+      c->addrs.a[c->addrs.n++] = all.a[i];
+  if (c->addrs.n == 0)
+    {
+      *why = "destination resolves to a private, loopback, link-local or metadata address";
+      return -1;
+    }
+  resolve_set_port (&c->addrs, c->port);
+  c->addr_i = 0;
+  return 0;
+}
+
+static void
+start_tunnel (struct conn *c)
+{
+  c->st = ST_TUNNEL;
+  for (int i = 0; i < 2; i++)
+    {
+      int p[2];
+      if (pipe2 (p, O_NONBLOCK | O_CLOEXEC) == 0)
+        {
+          fcntl (p[1], F_SETPIPE_SZ, PIPE_SZ);
+          c->pipe_r[i] = p[0];
+          c->pipe_w[i] = p[1];
+        }
+    }
+}
+
+/* Decide on a CONNECT or transparent TLS tunnel to c->host:c->port. */
+static void
+decide_tunnel (struct conn *c, bool send_200)
+{
+  const struct egress_rule *rule = policy_lookup (c->px->policy, NULL, c->host, c->hkind, c->port, NULL);
+  const char *why = NULL;
+  if (rule == NULL)
+    {
+      deny (c, 403, "Forbidden", "no rule allows a tunnel to this host:port");
+      return;
+    }
+  c->rule = xstrdup (rule->text);
+  if (pick_addresses (c, rule, &why) < 0)
+    {
+      deny (c, 403, "Forbidden", why);
+      return;
+    }
+  if (c->transparent && !resolver_has_addr (c->px->resolver, c->host, c->hkind, (struct sockaddr *) &c->orig_dst))
+    {
+      deny (c, 403, "Forbidden", "original destination is not an address of the named host");
+      return;
+    }
+  struct paudit_req r;
+  req_audit (c, &r, "allow", "tunnel");
+  if (paudit_decision (c->px, &r) < 0)
+    {
+      respond_error (c, 503, "Service Unavailable", "audit log unavailable");
+      return;
+    }
+  c->in_exchange = true;
+  c->t0_ms = c->px->now_ms;
+  c->tunnel_after_connect = true;
+  if (send_200)
+    buf_append (&c->cout, "HTTP/1.1 200 Connection established\r\nVia: 1.1 capsule-proxy\r\n\r\n", 63);
+  c->status = 200;
+  if (dial_next (c) < 0)
+    {
+      c->in_exchange = false;
+      respond_error (c, 502, "Bad Gateway", "cannot connect to upstream");
+    }
+}
+
+/* Parse and decide the request head at the start of cin.  Returns false if
+ * more bytes are needed. */
+static bool
+handle_head (struct conn *c)
+{
+  struct http_message m;
+  const char *why = NULL;
+  size_t len = buf_len (&c->cin);
+  int hl = http_parse_request (c->cin.d + c->cin.s, len, &m, &why);
+  if (hl == 0)
+    return false;
+  c->t0_ms = c->px->now_ms;
+  snprintf (c->method, sizeof c->method, "%s", "-");
+  c->host[0] = '\0';
+  c->port = 0;
+  if (hl < 0)
+    {
+      char reason[128];
+      snprintf (reason, sizeof reason, "bad request: %s", why);
+      deny (c, strstr (why, "too large") || strstr (why, "too long") ? 431 : 400,
+            strstr (why, "too") ? "Request Header Fields Too Large" : "Bad Request", reason);
+      return true;
+    }
+  snprintf (c->method, sizeof c->method, "%.*s", (int) m.method_len, m.method);
+  const char *head = c->cin.d + c->cin.s;
+
+  /* Destination: authority (CONNECT), absolute URI, or Host (transparent). */
+  const char *auth = NULL, *origin = NULL;
+  size_t auth_len = 0, origin_len = 0;
+  int default_port = 80;
+  if (m.form == HTTP_TARGET_AUTHORITY)
+    {
+      auth = m.target, auth_len = m.target_len;
+      default_port = 0; /* CONNECT needs a port */
+    }
+  else if (m.form == HTTP_TARGET_ABSOLUTE)
+    {
+      if (http_split_absolute (m.target, m.target_len, &auth, &auth_len, &origin, &origin_len) < 0)
+        {
+          deny (c, 400, "Bad Request", "bad request: invalid absolute URI");
+          return true;
+        }
+    }
+  else
+    {
+      if (!c->transparent)
+        {
+          deny (c, 400, "Bad Request", "bad request: a proxy request needs an absolute URI");
+          return true;
+        }
+      origin = m.target, origin_len = m.target_len;
+      if (m.host_idx < 0)
+        {
+          deny (c, 400, "Bad Request", "bad request: missing Host");
+          return true;
+        }
+      auth = m.headers[m.host_idx].value, auth_len = m.headers[m.host_idx].value_len;
+      default_port = c->orig_dst.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &c->orig_dst)->sin6_port)
+                                                       : ntohs (((struct sockaddr_in *) &c->orig_dst)->sin_port);
+    }
+  const char *h;
+  size_t h_len;
+  if (http_split_authority (auth, auth_len, &h, &h_len, &c->port, default_port) < 0
+      || egress_host_normalize (h, h_len, c->host, sizeof c->host, &c->hkind) < 0)
+    {
+      snprintf (c->host, sizeof c->host, "%.*s", (int) (auth_len < 200 ? auth_len : 200), auth);
+      deny (c, 400, "Bad Request", "bad request: invalid host or port (userinfo, non-ASCII or malformed)");
+      return true;
+    }
+  if (c->transparent)
+    {
+      int odp = c->orig_dst.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &c->orig_dst)->sin6_port)
+                                                  : ntohs (((struct sockaddr_in *) &c->orig_dst)->sin_port);
+      if (c->port != odp)
+        {
+          deny (c, 403, "Forbidden", "Host port differs from the original destination port");
+          return true;
+        }
+    }
+
+  if (m.form == HTTP_TARGET_AUTHORITY)
+    {
+      if (c->transparent || m.content_length > 0 || m.chunked)
+        {
+          deny (c, 400, "Bad Request", "bad request: CONNECT with a body or on the transparent port");
+          return true;
+        }
+      buf_consume (&c->cin, hl);
+      decide_tunnel (c, true);
+      return true;
+    }
+  if (m.upgrade)
+    {
+      deny (c, 403, "Forbidden", "protocol upgrades are not proxied");
+      return true;
+    }
+
+  /* Path: normalised, without the query. */
+  const char *q = memchr (origin, '?', origin_len);
+  size_t plen = q ? (size_t) (q - origin) : origin_len;
+  char *npath = malloc (EGRESS_PATH_MAX);
+  if (npath == NULL || egress_path_normalize (origin, plen, npath, EGRESS_PATH_MAX) < 0)
+    {
+      free (npath);
+      deny (c, 400, "Bad Request", "bad request: invalid path (bad percent-encoding or characters)");
+      return true;
+    }
+  free (c->path);
+  c->path = npath;
+
+  const struct egress_rule *rule = policy_lookup (c->px->policy, c->method, c->host, c->hkind, c->port, c->path);
+  if (rule == NULL)
+    {
+      deny (c, 403, "Forbidden", "no rule allows this method, host, port and path");
+      return true;
+    }
+  free (c->rule);
+  c->rule = xstrdup (rule->text);
+  if (pick_addresses (c, rule, &why) < 0)
+    {
+      deny (c, 403, "Forbidden", why);
+      return true;
+    }
+  if (c->transparent && !resolver_has_addr (c->px->resolver, c->host, c->hkind, (struct sockaddr *) &c->orig_dst))
+    {
+      deny (c, 403, "Forbidden", "original destination is not an address of the named host");
+      return true;
+    }
+
+  /* Build the upstream request head. */
+  buf_free (&c->uout);
+  bool ok = buf_ensure (&c->uout);
+  ok = ok && buf_append (&c->uout, m.method, m.method_len) && buf_append (&c->uout, " ", 1)
+       && buf_append (&c->uout, c->path, strlen (c->path));
+  if (q)
+    ok = ok && buf_append (&c->uout, q, origin + origin_len - q);
+  ok = ok && buf_append (&c->uout, " HTTP/1.1\r\n", 11);
+  char hostline[EGRESS_HOST_MAX + 16];
+  bool v6 = c->hkind == EGRESS_HOST_IPV6;
+  int hn = (c->port == 80 && !c->transparent) || (c->transparent && m.host_idx >= 0 && !memchr (auth, ':', auth_len))
+             ? snprintf (hostline, sizeof hostline, "%s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "")
+             : snprintf (hostline, sizeof hostline, "%s%s%s:%d", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
+  ok = ok && add_hdr (&c->uout, "Host", 4, hostline, hn);
+  for (size_t i = 0; i < m.n_headers && ok; i++)
+    if (!hop_by_hop (&m, &m.headers[i], true))
+      ok = add_hdr (&c->uout, m.headers[i].name, m.headers[i].name_len, m.headers[i].value, m.headers[i].value_len);
+  ok = ok && buf_append (&c->uout, "Via: 1.1 capsule-proxy\r\n\r\n", 26);
+  if (!ok)
+    {
+      deny (c, 431, "Request Header Fields Too Large", "bad request: request head too large");
+      return true;
+    }
+
+  struct paudit_req r;
+  req_audit (c, &r, "allow", "");
+  if (paudit_decision (c->px, &r) < 0)
+    {
+      respond_error (c, 503, "Service Unavailable", "audit log unavailable");
+      return true;
+    }
+  c->in_exchange = true;
+  c->up_bytes = hl;
+  buf_consume (&c->cin, hl);
+  (void) head;
+  c->head_request = m.method_len == 4 && memcmp (m.method, "HEAD", 4) == 0;
+  c->close_after = m.conn_close;
+  if (m.chunked)
+    http_body_init (&c->reqb, HTTP_BODY_CHUNKED, 0);
+  else if (m.content_length > 0)
+    http_body_init (&c->reqb, HTTP_BODY_LENGTH, m.content_length);
+  else
+    http_body_init (&c->reqb, HTTP_BODY_NONE, 0);
+  c->resp_head_done = false;
+  c->req_pending = c->resp_pending = 0;
+
+  char key[sizeof c->up_key];
+  snprintf (key, sizeof key, "%s|%d", c->host, c->port);
+  if (same_upstream (c, key))
+    c->st = ST_FORWARD;
+  else
+    {
+      close_upstream (c);
+      snprintf (c->up_key, sizeof c->up_key, "%s", key);
+      c->tunnel_after_connect = false;
+      if (dial_next (c) < 0)
+        {
+          c->in_exchange = false;
+          respond_error (c, 502, "Bad Gateway", "cannot connect to upstream");
+        }
+      else
+        snprintf (c->up_key, sizeof c->up_key, "%s", key);
+    }
+  return true;
+}
+
+/* Transparent listener, first bytes: TLS ClientHello or an HTTP request. */
+static bool
+handle_transparent_first (struct conn *c)
+{
+  size_t len = buf_len (&c->cin);
+  if (len == 0)
+    return false;
+  if ((unsigned char) c->cin.d[c->cin.s] != 0x16)
+    return handle_head (c);
+  char sni[EGRESS_HOST_MAX];
+  bool ech = false;
+  int r = tls_sni_parse ((const uint8_t *) c->cin.d + c->cin.s, len, sni, sizeof sni, &ech);
+  if (r == 0 && len < BUF_SZ)
+    return false;
+  c->t0_ms = c->px->now_ms;
+  snprintf (c->method, sizeof c->method, "TLS");
+  c->port = c->orig_dst.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &c->orig_dst)->sin6_port)
+                                              : ntohs (((struct sockaddr_in *) &c->orig_dst)->sin_port);
+  if (r < 0 || r == 0)
+    {
+      deny (c, 0, "", "malformed TLS ClientHello");
+      return true;
+    }
+  if (ech)
+    {
+      snprintf (c->host, sizeof c->host, "%s", sni);
+      deny (c, 0, "", "ClientHello carries encrypted_client_hello");
+      return true;
+    }
+  if (egress_host_normalize (sni, strlen (sni), c->host, sizeof c->host, &c->hkind) < 0)
+    {
+      snprintf (c->host, sizeof c->host, "%s", sni);
+      deny (c, 0, "", "ClientHello without a valid SNI host name");
+      return true;
+    }
+  decide_tunnel (c, false);
+  return true;
+}
+
+/* Build the client-side response head from the upstream's.  Returns the
+ * number of bytes consumed from uin, 0 if incomplete, -1 on error. */
+static int
+handle_response_head (struct conn *c)
+{
+  struct http_message m;
+  const char *why;
+  int hl = http_parse_response (c->uin.d + c->uin.s, buf_len (&c->uin), &m, &why);
+  if (hl <= 0)
+    return hl;
+  c->status = m.status;
+  bool informational = m.status >= 100 && m.status < 200;
+  if (m.status == 101)
+    return -1; /* we never forward Upgrade */
+  if (!informational)
+    {
+      bool no_body = c->head_request || m.status == 204 || m.status == 304;
+      if (no_body)
+        http_body_init (&c->respb, HTTP_BODY_NONE, 0);
+      else if (m.chunked)
+        http_body_init (&c->respb, HTTP_BODY_CHUNKED, 0);
+      else if (m.content_length >= 0)
+        http_body_init (&c->respb, HTTP_BODY_LENGTH, m.content_length);
+      else
+        {
+          http_body_init (&c->respb, HTTP_BODY_EOF, 0);
+          c->close_after = true;
+        }
+      if (m.conn_close)
+        c->u_close_after = true;
+    }
+  if (!buf_ensure (&c->cout))
+    return -1;
+  char sl[64];
+  int n = snprintf (sl, sizeof sl, "HTTP/1.1 %03d ", m.status);
+  const char *line_end = memchr (c->uin.d + c->uin.s, '\r', hl);
+  size_t reason_off = 13;
+  const char *reason = c->uin.d + c->uin.s + reason_off;
+  size_t reason_len = line_end && line_end > reason ? (size_t) (line_end - reason) : 0;
+  bool ok = buf_append (&c->cout, sl, n) && buf_append (&c->cout, reason, reason_len) && buf_append (&c->cout, "\r\n", 2);
+  for (size_t i = 0; i < m.n_headers && ok; i++)
+    if (!hop_by_hop (&m, &m.headers[i], false))
+      ok = add_hdr (&c->cout, m.headers[i].name, m.headers[i].name_len, m.headers[i].value, m.headers[i].value_len);
+  ok = ok && buf_append (&c->cout, "Via: 1.1 capsule-proxy\r\n", 24);
+  if (c->close_after && !informational)
+    ok = ok && buf_append (&c->cout, "Connection: close\r\n", 19);
+  ok = ok && buf_append (&c->cout, "\r\n", 2);
+  if (!ok)
+    return -1;
+  if (!informational)
+    c->resp_head_done = true;
+  return hl;
+}
+
+/* I/O helpers: return bytes moved, 0 if nothing (EAGAIN/EOF noted), -1 error. */
+static ssize_t
+do_read (int fd, struct buf *b, bool *ready, bool *eof)
+{
+  if (!*ready || *eof || !buf_ensure (b))
+    return 0;
+  size_t room = buf_room (b);
+  if (room == 0)
+    return 0;
+  ssize_t r = read (fd, b->d + b->e, room);
+  if (r > 0)
+    {
+      b->e += r;
+      return r;
+    }
+  if (r == 0)
+    {
+      *eof = true;
+      return 0;
+    }
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    {
+      *ready = false;
+      return 0;
+    }
+  if (errno == EINTR)
+    return 0;
+  return -1;
+}
+
+static ssize_t
+do_write (int fd, const char *p, size_t n, bool *ready)
+{
+  if (!*ready || n == 0)
+    return 0;
+  ssize_t w = send (fd, p, n, MSG_NOSIGNAL);
+  if (w >= 0)
+    return w;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    {
+      *ready = false;
+      return 0;
+    }
+  if (errno == EINTR)
+    return 0;
+  return -1;
+}
+
+/* Flush a generated buffer to fd. */
+static int
+flush_buf (int fd, struct buf *b, bool *ready, bool *progress)
+{
+  size_t n = buf_len (b);
+  if (n == 0)
+    return 0;
+  ssize_t w = do_write (fd, b->d + b->s, n, ready);
+  if (w < 0)
+    return -1;
+  if (w > 0)
+    {
+      buf_consume (b, w);
+      *progress = true;
+    }
+  return 0;
+}
+
+/* Tunnel: move bytes one direction with splice through a pipe (or plain
+ * copy when the pipe could not be made). */
+static int
+tunnel_dir (struct conn *c, int dir, bool *progress)
+{
+  int src = dir == 0 ? c->cfd : c->ufd, dst = dir == 0 ? c->ufd : c->cfd;
+  bool *src_rd = dir == 0 ? &c->c_rd : &c->u_rd, *src_eof = dir == 0 ? &c->c_eof : &c->u_eof;
+  bool *dst_wr = dir == 0 ? &c->u_wr : &c->c_wr;
+  uint64_t *count = dir == 0 ? &c->up_bytes : &c->down_bytes;
+  struct buf *pend = dir == 0 ? &c->cin : &c->uin;
+  /* leftovers read before the tunnel started go first */
+  if (buf_len (pend))
+    {
+      ssize_t w = do_write (dst, pend->d + pend->s, buf_len (pend), dst_wr);
+      if (w < 0)
+        return -1;
+      if (w > 0)
+        {
+          buf_consume (pend, w);
+          *count += w;
+          *progress = true;
+        }
+      if (buf_len (pend))
+        return 0;
+    }
+  if (c->pipe_r[dir] < 0)
+    {
+      ssize_t r = do_read (src, pend, src_rd, src_eof);
+      if (r < 0)
+        return -1;
+      if (r > 0)
+        *progress = true;
+      return 0;
+    }
+  if (c->pipe_fill[dir] < PIPE_SZ && *src_rd && !*src_eof)
+    {
+      ssize_t r = splice (src, NULL, c->pipe_w[dir], NULL, PIPE_SZ - c->pipe_fill[dir], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (r > 0)
+        {
+          c->pipe_fill[dir] += r;
+          *progress = true;
+        }
+      else if (r == 0)
+        *src_eof = true;
+      else if (errno == EAGAIN)
+        {
+          /* either the socket is drained or the pipe is full */
+          int avail = 0;
+          if (c->pipe_fill[dir] == 0)
+            *src_rd = false;
+          else
+            *src_rd = false, (void) avail;
+        }
+      else if (errno != EINTR)
+        return -1;
+    }
+  if (c->pipe_fill[dir] > 0 && *dst_wr)
+    {
+      ssize_t w = splice (c->pipe_r[dir], NULL, dst, NULL, c->pipe_fill[dir], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (w > 0)
+        {
+          c->pipe_fill[dir] -= w;
+          *count += w;
+          *progress = true;
+        }
+      else if (w < 0 && errno == EAGAIN)
+        *dst_wr = false;
+      else if (w < 0 && errno != EINTR)
+        return -1;
+    }
+  return 0;
+}
+
+/* Returns -1 when the connection must be closed now. */
+static int
+step (struct conn *c, bool *progress)
+{
+  switch (c->st)
+    {
+    case ST_HEAD:
+      {
+        bool was_empty = buf_len (&c->cin) == 0;
+        ssize_t r = do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
+        if (r < 0)
+          return -1;
+        if (r > 0)
+          *progress = true;
+        if (was_empty && r > 0)
+          c->head_start_ms = c->px->now_ms;
+        if (buf_len (&c->cin) == 0)
+          {
+            buf_trim (&c->cin);
+            return c->c_eof ? -1 : 0;
+          }
+        bool decided = c->transparent && c->up_key[0] == '\0' && c->ufd < 0 ? handle_transparent_first (c)
+                                                                            : handle_head (c);
+        if (decided)
+          *progress = true;
+        else if (c->c_eof)
+          return -1;
+        return 0;
+      }
+    case ST_CONNECTING:
+      {
+        if (!c->u_wr)
+          return 0;
+        int e = 0;
+        socklen_t el = sizeof e;
+        if (getsockopt (c->ufd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e != 0)
+          {
+            close (c->ufd);
+            c->ufd = -1;
+            if (dial_next (c) < 0)
+              {
+                bool was = c->in_exchange;
+                if (was)
+                  {
+                    c->status = 502;
+                    exchange_done (c);
+                  }
+                respond_error (c, 502, "Bad Gateway", "cannot connect to upstream");
+              }
+            *progress = true;
+            return 0;
+          }
+        c->u_rd = true;
+        *progress = true;
+        if (c->tunnel_after_connect)
+          start_tunnel (c);
+        else
+          c->st = ST_FORWARD;
+        return 0;
+      }
+    case ST_FORWARD:
+      {
+        /* client -> upstream: generated head, then request body */
+        if (flush_buf (c->ufd, &c->uout, &c->u_wr, progress) < 0)
+          return -1;
+        if (buf_len (&c->uout) == 0 && !c->reqb.done)
+          {
+            ssize_t r = do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
+            if (r < 0)
+              return -1;
+            if (r > 0)
+              *progress = true;
+            if (c->req_pending == 0 && buf_len (&c->cin))
+              {
+                ssize_t k = http_body_scan (&c->reqb, c->cin.d + c->cin.s, buf_len (&c->cin));
+                if (k < 0)
+                  return -1; /* framing error mid-body: nothing sane to answer */
+                c->req_pending = k;
+              }
+            if (c->req_pending)
+              {
+                ssize_t w = do_write (c->ufd, c->cin.d + c->cin.s, c->req_pending, &c->u_wr);
+                if (w < 0)
+                  return -1;
+                if (w > 0)
+                  {
+                    buf_consume (&c->cin, w);
+                    c->req_pending -= w;
+                    c->up_bytes += w;
+                    *progress = true;
+                  }
+              }
+            if (c->c_eof && !c->reqb.done && c->req_pending == 0)
+              return -1;
+          }
+        /* upstream -> client: response head(s), then body */
+        if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
+          return -1;
+        if (buf_len (&c->cout) == 0)
+          {
+            ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read (c->ufd, &c->uin, &c->u_rd, &c->u_eof);
+            if (r < 0)
+              {
+                c->u_eof = true;
+                if (!c->resp_head_done)
+                  {
+                    c->status = 502;
+                    exchange_done (c);
+                    respond_error (c, 502, "Bad Gateway", "upstream connection failed");
+                    *progress = true;
+                    return 0;
+                  }
+                return -1;
+              }
+            if (r > 0)
+              *progress = true;
+            if (!c->resp_head_done && buf_len (&c->uin))
+              {
+                int hl = handle_response_head (c);
+                if (hl < 0)
+                  {
+                    c->status = 502;
+                    exchange_done (c);
+                    respond_error (c, 502, "Bad Gateway", "malformed response from upstream");
+                    *progress = true;
+                    return 0;
+                  }
+                if (hl > 0)
+                  {
+                    buf_consume (&c->uin, hl);
+                    c->down_bytes += hl;
+                    *progress = true;
+                    return 0; /* flush the head first */
+                  }
+              }
+            if (c->resp_head_done && !c->respb.done)
+              {
+                if (c->resp_pending == 0 && buf_len (&c->uin))
+                  {
+                    ssize_t k = http_body_scan (&c->respb, c->uin.d + c->uin.s, buf_len (&c->uin));
+                    if (k < 0)
+                      return -1;
+                    c->resp_pending = k;
+                  }
+              }
+            if (c->resp_pending)
+              {
+                ssize_t w = do_write (c->cfd, c->uin.d + c->uin.s, c->resp_pending, &c->c_wr);
+                if (w < 0)
+                  return -1;
+                if (w > 0)
+                  {
+                    buf_consume (&c->uin, w);
+                    c->resp_pending -= w;
+                    c->down_bytes += w;
+                    *progress = true;
+                  }
+              }
+            if (c->u_eof && c->resp_pending == 0)
+              {
+                if (c->resp_head_done && c->respb.kind == HTTP_BODY_EOF)
+                  c->respb.done = true;
+                else if (!(c->resp_head_done && c->respb.done))
+                  {
+                    if (!c->resp_head_done && c->down_bytes == 0)
+                      {
+                        c->status = 502;
+                        exchange_done (c);
+                        respond_error (c, 502, "Bad Gateway", "upstream closed without a response");
+                        *progress = true;
+                        return 0;
+                      }
+                    return -1;
+                  }
+              }
+          }
+        /* exchange complete? */
+        if (c->resp_head_done && c->respb.done && c->resp_pending == 0 && buf_len (&c->cout) == 0)
+          {
+            bool req_complete = c->reqb.done && c->req_pending == 0;
+            exchange_done (c);
+            if (!req_complete)
+              c->close_after = true;
+            if (c->u_close_after || buf_len (&c->uin) || c->close_after)
+              close_upstream (c); /* extra bytes from upstream = broken framing */
+            c->u_close_after = false;
+            buf_trim (&c->uin);
+            buf_trim (&c->uout);
+            if (c->close_after)
+              return -1;
+            c->st = ST_HEAD;
+            *progress = true;
+          }
+        return 0;
+      }
+    case ST_TUNNEL:
+      {
+        if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
+          return -1;
+        if (buf_len (&c->cout))
+          return 0;
+        if (tunnel_dir (c, 0, progress) < 0 || tunnel_dir (c, 1, progress) < 0)
+          return -1;
+        /* half-close propagation */
+        if (c->c_eof && c->pipe_fill[0] == 0 && buf_len (&c->cin) == 0 && c->ufd >= 0)
+          shutdown (c->ufd, SHUT_WR);
+        if (c->u_eof && c->pipe_fill[1] == 0 && buf_len (&c->uin) == 0)
+          shutdown (c->cfd, SHUT_WR);
+        if (c->c_eof && c->u_eof && c->pipe_fill[0] == 0 && c->pipe_fill[1] == 0)
+          return -1;
+        return 0;
+      }
+    case ST_DRAIN:
+      {
+        if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
+          return -1;
+        if (buf_len (&c->cout) == 0)
+          return -1;
+        return 0;
+      }
+    }
+  return 0;
+}
+
+static void
+pump (struct conn *c)
+{
+  for (int guard = 0; guard < 10000; guard++)
+    {
+      bool progress = false;
+      if (step (c, &progress) < 0)
+        {
+          if (c->in_exchange)
+            exchange_done (c);
+          conn_free (c);
+          return;
+        }
+      if (!progress)
+        break;
+    }
+  c->last_ms = c->px->now_ms;
+}
+
+void
+conn_event (struct proxy *px, struct ev *ev, uint32_t events)
+{
+  (void) px;
+  struct conn *c = ev->obj;
+  if (c->dead)
+    return;
+  bool up = ev->kind == EV_UPSTREAM;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    *(up ? &c->u_rd : &c->c_rd) = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+    *(up ? &c->u_wr : &c->c_wr) = true;
+  pump (c);
+}
+
+void
+conn_timers (struct proxy *px)
+{
+  uint64_t now = px->now_ms;
+  for (struct conn *c = px->conns, *n; c; c = n)
+    {
+      n = c->next;
+      if (c->st == ST_HEAD && buf_len (&c->cin) > 0 && now - c->head_start_ms > (uint64_t) px->cfg->header_timeout_ms)
+        {
+          snprintf (c->method, sizeof c->method, "-");
+          c->host[0] = '\0';
+          c->port = 0;
+          deny (c, 408, "Request Timeout", "request head not received in time");
+          pump (c);
+        }
+      else if (now - c->last_ms > (uint64_t) px->cfg->idle_timeout_ms)
+        {
+          if (c->in_exchange)
+            exchange_done (c);
+          conn_free (c);
+        }
+    }
+}
+
+void
+conn_close_all (struct proxy *px)
+{
+  while (px->conns)
+    {
+      if (px->conns->in_exchange)
+        exchange_done (px->conns);
+      conn_free (px->conns);
+    }
+}

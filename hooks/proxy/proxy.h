@@ -1,0 +1,120 @@
+/* capsule-proxy internals shared by its files: the proxy state, the
+ * configuration, the epoll event tags. */
+#ifndef CAPSULE_PROXY_PROXY_H
+#define CAPSULE_PROXY_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "audit.h"
+#include "egress_rule.h"
+#include "policy.h"
+#include "resolve.h"
+
+struct proxy_config
+{
+  char *capsule_id;
+  char *listen, *transparent, *dns;            /* ADDR:PORT to bind */
+  int listen_fd, transparent_fd, dns_fd, dns_tcp_fd; /* inherited, -1 none */
+  char **rules;        /* operator rules (command line, config "operator_rules") */
+  size_t n_rules;
+  char **annot_rules;  /* annotation rules (config "rules") */
+  size_t n_annot;
+  char **pins;         /* "host=ip,ip" */
+  size_t n_pins;
+  char *audit_path;
+  char *config_path;
+  int max_conns;
+  int idle_timeout_ms;
+  int header_timeout_ms;
+  uint32_t upstream_mark; /* SO_MARK on upstream sockets (nft lets them out) */
+  bool check;
+};
+
+/* What an epoll event points at. */
+enum ev_kind
+{
+  EV_LISTEN,
+  EV_TRANSPARENT,
+  EV_DNS_UDP,
+  EV_DNS_TCP_LISTEN,
+  EV_DNS_TCP,
+  EV_CLIENT,
+  EV_UPSTREAM,
+  EV_SIGNAL,
+};
+
+struct ev
+{
+  enum ev_kind kind;
+  void *obj;
+};
+
+struct conn;
+struct dns_tcp;
+
+struct proxy
+{
+  int epfd;
+  struct proxy_config *cfg;
+  struct policy *policy;
+  struct resolver *resolver;
+  struct audit_log *audit;
+  int listen_fd, transparent_fd, dns_fd, dns_tcp_fd;
+  struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev;
+  struct conn *conns;
+  size_t nconns;
+  struct conn *dead; /* closed during this epoll batch, freed after it */
+  struct dns_tcp *dns_conns;
+  uint64_t now_ms;
+  uint64_t last_sync_ms;
+  uint64_t requests; /* decisions made (for stats) */
+};
+
+uint64_t proxy_now_ms (void);
+
+/* config.c */
+void config_init (struct proxy_config *c);
+void config_free (struct proxy_config *c);
+/* Merge the JSON config file into c (annotation rules, pins, addresses...). */
+int config_load_json (struct proxy_config *c, const char *path, cr_error_t *err);
+/* Build policy + resolver from the configuration (validates every rule). */
+int config_build_policy (const struct proxy_config *c, struct policy **policy, struct resolver **resolver,
+                         cr_error_t *err);
+/* "ADDR:PORT" / "[ADDR]:PORT" to a sockaddr. */
+int config_parse_addr (const char *s, struct sockaddr_storage *ss, socklen_t *len, cr_error_t *err);
+
+/* conn.c */
+void conn_accept (struct proxy *px, int lfd, bool transparent);
+void conn_event (struct proxy *px, struct ev *ev, uint32_t events);
+void conn_timers (struct proxy *px);
+void conn_close_all (struct proxy *px);
+void conn_reap (struct proxy *px);
+
+/* dns.c */
+void dns_udp_event (struct proxy *px);
+void dns_tcp_accept (struct proxy *px);
+void dns_tcp_event (struct proxy *px, struct ev *ev, uint32_t events);
+void dns_timers (struct proxy *px);
+
+/* paudit.c: audit records of the proxy */
+void paudit_event (struct proxy *px, const char *event, const char *detail);
+struct paudit_req
+{
+  const char *client;
+  const char *listener;
+  const char *method;
+  const char *host;
+  int port;
+  const char *path;
+  const char *rule;
+  const char *verdict;
+  const char *reason;
+};
+/* Decision line; returns -1 if it could not be written (then deny). */
+int paudit_decision (struct proxy *px, const struct paudit_req *r);
+void paudit_done (struct proxy *px, const struct paudit_req *r, int status, uint64_t up, uint64_t down,
+                  uint64_t duration_ms);
+
+#endif

@@ -1,0 +1,325 @@
+/* Hash-chained JSONL audit log; see audit.h for the line format. */
+#include "audit.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define AUDIT_LINE_MAX 16384
+
+struct audit_log
+{
+  int fd;
+  char *path;
+  uint64_t seq;      /* seq of the last line in the file */
+  char prev[65];     /* hex hash of the last line */
+  off_t known_end;   /* file size after our last write/read */
+  bool dirty;
+};
+
+static void
+sha256_hex (const char *data, size_t len, char out[65])
+{
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  EVP_Digest (data, len, md, NULL, EVP_sha256 (), NULL);
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    snprintf (out + 2 * i, 3, "%02x", md[i]);
+}
+
+size_t
+audit_json_escape (char *dst, size_t cap, const char *s)
+{
+  size_t o = 0;
+  if (cap == 0)
+    return 0;
+  for (; s && *s; s++)
+    {
+      unsigned char c = *s;
+      char tmp[8];
+      const char *rep = NULL;
+      size_t rl = 1;
+      if (c == '"')
+        rep = "\\\"", rl = 2;
+      else if (c == '\\')
+        rep = "\\\\", rl = 2;
+      else if (c < 0x20 || c >= 0x7f)
+        {
+          snprintf (tmp, sizeof tmp, "\\u%04x", c);
+          rep = tmp, rl = 6;
+        }
+      if (o + rl >= cap)
+        break;
+      if (rep)
+        memcpy (dst + o, rep, rl);
+      else
+        dst[o] = c;
+      o += rl;
+    }
+  dst[o] = '\0';
+  return o;
+}
+
+/* Parse `{"seq":N,` at the start of a line. */
+static bool
+line_seq (const char *line, size_t len, uint64_t *seq)
+{
+  static const char pfx[] = "{\"seq\":";
+  if (len < sizeof pfx || memcmp (line, pfx, sizeof pfx - 1) != 0)
+    return false;
+  uint64_t v = 0;
+  size_t i = sizeof pfx - 1;
+  if (i >= len || line[i] < '1' || line[i] > '9')
+    return false;
+  for (; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+    {
+      if (v > UINT64_MAX / 10)
+        return false;
+      v = v * 10 + (line[i] - '0');
+    }
+  if (i >= len || line[i] != ',')
+    return false;
+  *seq = v;
+  return true;
+}
+
+/* Re-read the last complete line of the file to recover seq and hash. */
+static int
+reload_head (struct audit_log *log, cr_error_t *err)
+{
+  struct stat st;
+  if (fstat (log->fd, &st) < 0)
+    return cr_error_errno (err, "stat audit log `%s`", log->path);
+  log->seq = 0;
+  memset (log->prev, '0', 64);
+  log->prev[64] = '\0';
+  log->known_end = st.st_size;
+  if (st.st_size == 0)
+    return 0;
+  off_t want = st.st_size < AUDIT_LINE_MAX + 1 ? st.st_size : AUDIT_LINE_MAX + 1;
+  cleanup_free char *buf = malloc (want + 1);
+  if (buf == NULL)
+    return cr_error_errno (err, "reading audit log `%s`", log->path);
+  ssize_t r = pread (log->fd, buf, want, st.st_size - want);
+  if (r != want)
+    return cr_error_errno (err, "reading audit log `%s`", log->path);
+  size_t end = r;
+  /* Ignore a torn final line without '\n' (never written by us). */
+  while (end > 0 && buf[end - 1] != '\n')
+    end--;
+  if (end == 0)
+    return cr_error (err, 0, "audit log `%s`: no complete last line to chain to", log->path);
+  size_t ls = end - 1;
+  while (ls > 0 && buf[ls - 1] != '\n')
+    ls--;
+  if (ls == 0 && want != st.st_size)
+    return cr_error (err, 0, "audit log `%s`: last line too long", log->path);
+  size_t ll = end - 1 - ls;
+  if (!line_seq (buf + ls, ll, &log->seq))
+    return cr_error (err, 0, "audit log `%s`: last line is not an audit line", log->path);
+  sha256_hex (buf + ls, ll, log->prev);
+  return 0;
+}
+
+int
+audit_open (const char *path, struct audit_log **out, cr_error_t *err)
+{
+  /* Read access too: the chain head is recovered with pread. */
+  cleanup_close int rw = open (path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (rw < 0)
+    return cr_error_errno (err, "opening audit log `%s`", path);
+  struct audit_log *log = xmalloc0 (sizeof *log);
+  log->fd = steal_fd (&rw);
+  log->path = xstrdup (path);
+  if (flock (log->fd, LOCK_SH) < 0 || reload_head (log, err) < 0)
+    {
+      int ret = errno && !(err && *err) ? cr_error_errno (err, "locking audit log `%s`", path) : -1;
+      audit_close (log);
+      return ret;
+    }
+  flock (log->fd, LOCK_UN);
+  *out = log;
+  return 0;
+}
+
+/* Build and write one line; called with the lock held. */
+static int
+append_locked (struct audit_log *log, const char *json_object, size_t jl, cr_error_t *err)
+{
+  struct stat st;
+  if (fstat (log->fd, &st) < 0)
+    return cr_error_errno (err, "stat audit log `%s`", log->path);
+  if (st.st_size != log->known_end && reload_head (log, err) < 0)
+    return -1;
+
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r (&ts.tv_sec, &tm);
+  char tbuf[40];
+  strftime (tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+
+  char stackbuf[2048];
+  size_t need = jl + 160;
+  cleanup_free char *heap = need > sizeof stackbuf ? malloc (need) : NULL;
+  char *line = need > sizeof stackbuf ? heap : stackbuf;
+  if (line == NULL)
+    return cr_error_errno (err, "audit line");
+  const char *rest = json_object + 1; /* "...}" or "}" */
+  int n = snprintf (line, need, "{\"seq\":%" PRIu64 ",\"time\":\"%s.%06ldZ\",\"prev\":\"%s\"%s%s\n", log->seq + 1, tbuf,
+                    ts.tv_nsec / 1000, log->prev, *rest == '}' ? "" : ",", rest);
+  if (n < 0 || (size_t) n >= need)
+    return cr_error (err, 0, "audit line too long");
+  if (write_all (log->fd, line, n, err) < 0)
+    return cr_error_wrap (err, "appending to audit log `%s`", log->path);
+  log->seq++;
+  sha256_hex (line, n - 1, log->prev);
+  log->known_end = st.st_size + n;
+  log->dirty = true;
+  return 0;
+}
+
+int
+audit_append (struct audit_log *log, const char *json_object, cr_error_t *err)
+{
+  size_t jl = strlen (json_object);
+  if (jl < 2 || json_object[0] != '{' || json_object[jl - 1] != '}')
+    return cr_error (err, 0, "audit: not a JSON object: `%.40s`", json_object);
+  if (memchr (json_object, '\n', jl))
+    return cr_error (err, 0, "audit: newline in audit record");
+  if (flock (log->fd, LOCK_EX) < 0)
+    return cr_error_errno (err, "locking audit log `%s`", log->path);
+  int ret = append_locked (log, json_object, jl, err);
+  flock (log->fd, LOCK_UN);
+  return ret;
+}
+
+int
+audit_sync (struct audit_log *log, cr_error_t *err)
+{
+  if (!log || !log->dirty)
+    return 0;
+  log->dirty = false;
+  if (fdatasync (log->fd) < 0)
+    return cr_error_errno (err, "syncing audit log `%s`", log->path);
+  return 0;
+}
+
+void
+audit_head (struct audit_log *log, uint64_t *seq, char hash_hex[65])
+{
+  *seq = log->seq;
+  memcpy (hash_hex, log->prev, 65);
+}
+
+void
+audit_close (struct audit_log *log)
+{
+  if (!log)
+    return;
+  if (log->dirty)
+    fdatasync (log->fd);
+  close (log->fd);
+  free (log->path);
+  free (log);
+}
+
+static int
+verify_impl (const char *path, uint64_t expect_seq, const char *expect_hash, uint64_t *bad, char **why,
+             cr_error_t *err)
+{
+  cleanup_fclose FILE *f = fopen (path, "re");
+  if (f == NULL)
+    return cr_error_errno (err, "opening audit log `%s`", path);
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  uint64_t lineno = 0;
+  char prev[65];
+  memset (prev, '0', 64);
+  prev[64] = '\0';
+  char pfx[200];
+  *bad = 0;
+  *why = NULL;
+  while ((n = getline (&line, &cap, f)) > 0)
+    {
+      lineno++;
+      if (line[n - 1] != '\n')
+        {
+          *bad = lineno;
+          *why = xstrdup ("incomplete last line (no newline)");
+          return 1;
+        }
+      n--;
+      uint64_t seq;
+      if (!line_seq (line, n, &seq))
+        {
+          *bad = lineno;
+          *why = xstrdup ("not an audit line (no leading seq)");
+          return 1;
+        }
+      if (seq != lineno)
+        {
+          *bad = lineno;
+          *why = xasprintf ("sequence number %" PRIu64 ", expected %" PRIu64 " (line deleted, inserted or reordered)",
+                            seq, lineno);
+          return 1;
+        }
+      int pl = snprintf (pfx, sizeof pfx, "{\"seq\":%" PRIu64 ",\"time\":\"", seq);
+      const char *pp = memmem (line, n, "\",\"prev\":\"", 10);
+      if (pl < 0 || memcmp (line, pfx, pl) != 0 || pp == NULL || (size_t) (pp + 10 + 64 - line) > (size_t) n
+          || pp[10 + 64] != '"' || line[n - 1] != '}')
+        {
+          *bad = lineno;
+          *why = xstrdup ("malformed audit line");
+          return 1;
+        }
+      if (memcmp (pp + 10, prev, 64) != 0)
+        {
+          *bad = lineno;
+          *why = xstrdup ("hash chain broken: prev does not match the previous line (edited, deleted or reordered)");
+          return 1;
+        }
+      sha256_hex (line, n, prev);
+    }
+  if (ferror (f))
+    return cr_error_errno (err, "reading audit log `%s`", path);
+  if (expect_seq > 0)
+    {
+      if (lineno != expect_seq)
+        {
+          *bad = lineno < expect_seq ? lineno + 1 : expect_seq + 1;
+          *why = xasprintf ("file has %" PRIu64 " lines, recorded head says %" PRIu64 " (truncated or extended)", lineno,
+                            expect_seq);
+          return 1;
+        }
+      if (expect_hash && strcasecmp (expect_hash, prev) != 0)
+        {
+          *bad = lineno;
+          *why = xstrdup ("last line hash differs from the recorded head (chain rewritten)");
+          return 1;
+        }
+    }
+  return 0;
+}
+
+int
+audit_verify (const char *path, uint64_t *first_bad_line, char **why, cr_error_t *err)
+{
+  return verify_impl (path, 0, NULL, first_bad_line, why, err);
+}
+
+int
+audit_verify_head (const char *path, uint64_t expect_seq, const char *expect_hash, uint64_t *first_bad_line,
+                   char **why, cr_error_t *err)
+{
+  return verify_impl (path, expect_seq, expect_hash, first_bad_line, why, err);
+}

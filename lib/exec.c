@@ -1,0 +1,376 @@
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capsule_glue.h"
+#include "cgroup.h"
+#include "init.h"
+#include "log.h"
+#include "namespaces.h"
+#include "process.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static void
+strv_append (char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc (*v, sizeof (char *) * (*n + 2));
+  if (nv == NULL)
+    abort ();
+  nv[*n] = xstrdup (s);
+  nv[*n + 1] = NULL;
+  *v = nv;
+  (*n)++;
+}
+
+/* The process to run: --process FILE, or the config's process with the flags' overrides (runc's rules). */
+static struct oci_process *
+build_process (const struct cr_exec_opts *o, struct oci_config *c, cr_error_t *err)
+{
+  struct oci_process *p;
+  if (o->process_path)
+    {
+      cleanup_free char *text = NULL;
+      size_t len;
+      if (read_file (o->process_path, &text, &len, err) < 0)
+        return NULL;
+      p = oci_process_parse (text, len, err);
+      if (p == NULL)
+        cr_error_wrap (err, "process file `%s`", o->process_path);
+      return p;
+    }
+  if (o->args_len == 0)
+    {
+      cr_error (err, 0, "exec: process args cannot be empty");
+      return NULL;
+    }
+  p = steal_pointer (&c->process);
+  for (size_t i = 0; i < p->args_len; i++)
+    free (p->args[i]);
+  free (p->args);
+  p->args = NULL;
+  p->args_len = 0;
+  for (size_t i = 0; i < o->args_len; i++)
+    strv_append (&p->args, &p->args_len, o->args[i]);
+  for (size_t i = 0; i < o->env_len; i++)
+    strv_append (&p->env, &p->env_len, o->env[i]);
+  if (o->cwd)
+    {
+      free (p->cwd);
+      p->cwd = xstrdup (o->cwd);
+    }
+  if (o->user)
+    {
+      char *end;
+      unsigned long uid = strtoul (o->user, &end, 10);
+      if (end == o->user || (*end && *end != ':'))
+        {
+          cr_error (err, 0, "exec: invalid --user \"%s\": expected uid[:gid]", o->user);
+          oci_process_free (p);
+          return NULL;
+        }
+      p->user.uid = (uint32_t) uid;
+      if (*end == ':')
+        p->user.gid = (uint32_t) strtoul (end + 1, NULL, 10);
+    }
+  if (o->additional_gids_len)
+    {
+      free (p->user.additional_gids);
+      p->user.additional_gids = xmalloc0 (sizeof (uint32_t) * o->additional_gids_len);
+      for (size_t i = 0; i < o->additional_gids_len; i++)
+        p->user.additional_gids[i] = (uint32_t) o->additional_gids[i];
+      p->user.additional_gids_len = o->additional_gids_len;
+    }
+  if (o->caps_len)
+    {
+      if (p->capabilities == NULL)
+        p->capabilities = xmalloc0 (sizeof *p->capabilities);
+      struct oci_capabilities *cp = p->capabilities;
+      for (size_t i = 0; i < o->caps_len; i++)
+        {
+          strv_append (&cp->bounding, &cp->bounding_len, o->caps[i]);
+          strv_append (&cp->effective, &cp->effective_len, o->caps[i]);
+          strv_append (&cp->permitted, &cp->permitted_len, o->caps[i]);
+          cp->has_bounding = cp->has_effective = cp->has_permitted = true;
+          if (cp->has_inheritable && cp->inheritable_len)
+            {
+              strv_append (&cp->ambient, &cp->ambient_len, o->caps[i]);
+              cp->has_ambient = true;
+            }
+        }
+    }
+  if (o->no_new_privs)
+    p->no_new_privileges = true;
+  p->terminal = o->tty;
+  return p;
+}
+
+static int
+pidfd_open_ (pid_t pid)
+{
+  return (int) syscall (SYS_pidfd_open, pid, 0);
+}
+
+int
+cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_error_t *err)
+{
+  cleanup_close int dirfd = -1;
+  struct cr_state st;
+  if (cr_container_load (ctx, o->id, false, &dirfd, &st, err) < 0)
+    return -1;
+  const char *status = cr_state_status (dirfd, &st);
+  if (strcmp (status, "running") != 0 && strcmp (status, "created") != 0)
+    {
+      int r = strcmp (status, "paused") == 0 ? cr_error (err, 0, "cannot exec in a paused container")
+                                             : cr_error (err, 0, "cannot exec in a stopped container");
+      cr_state_release (&st);
+      return r;
+    }
+  cleanup_free char *config_text = NULL;
+  size_t config_len;
+  {
+    cleanup_close int cfd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC);
+    if (cfd < 0 || read_all_fd (cfd, &config_text, &config_len, err) < 0)
+      {
+        cr_state_release (&st);
+        return cfd < 0 ? cr_error_errno (err, "open stored config") : -1;
+      }
+  }
+  cleanup_config struct oci_config *c = oci_config_parse (config_text, config_len, err);
+  if (c == NULL)
+    {
+      cr_state_release (&st);
+      return -1;
+    }
+  struct oci_process *p = build_process (o, c, err);
+  if (p == NULL)
+    {
+      cr_state_release (&st);
+      return -1;
+    }
+  struct capsule_glue capsule = { 0 };
+  if (capsule_glue_exec (c, p, ctx->root, o->id, dirfd, &capsule, err) < 0)
+    {
+      oci_process_free (p);
+      cr_state_release (&st);
+      return -1;
+    }
+
+  /* Open the init's namespaces now, while the pid is known to be it. */
+  static const char *const types[] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time" };
+  static const int flags[] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET,
+                               CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME };
+  struct cr_ns_join joins[8];
+  size_t nj = 0;
+  cleanup_close int pidfd = pidfd_open_ (st.pid);
+  for (size_t i = 0; i < 8; i++)
+    {
+      char a[64], b[64];
+      snprintf (a, sizeof a, "/proc/%d/ns/%s", st.pid, types[i]);
+      snprintf (b, sizeof b, "/proc/self/ns/%s", types[i]);
+      unsigned long ia = cr_ns_inode_path (a), ib = cr_ns_inode_path (b);
+      if (ia == 0 || ia == ib)
+        continue;
+      int fd = open (a, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      joins[nj].fd = fd;
+      joins[nj].flag = flags[i];
+      joins[nj].path = xstrdup (a);
+      nj++;
+    }
+  if (!cr_state_init_alive (&st))
+    {
+      for (size_t i = 0; i < nj; i++)
+        {
+          close (joins[i].fd);
+          free (joins[i].path);
+        }
+      oci_process_free (p);
+      cr_state_release (&st);
+      return cr_error (err, 0, "cannot exec in a stopped container");
+    }
+
+  struct cr_cgroup cg = { .v2_dirfd = -1 };
+  bool have_cg = st.cgroup_path && cr_cgroup_open (st.cgroup_path, &cg, err) == 0;
+  cr_error_release (err);
+
+  /* pid and time namespaces apply to children: join them for the fork only. */
+  cleanup_close int own_pid = open ("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+  cleanup_close int own_time = open ("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+  for (size_t i = 0; i < nj; i++)
+    if ((joins[i].flag == CLONE_NEWPID || joins[i].flag == CLONE_NEWTIME) && setns (joins[i].fd, joins[i].flag) < 0)
+      {
+        int e = errno;
+        oci_process_free (p);
+        cr_state_release (&st);
+        return cr_error (err, e, "join %s namespace of the container", joins[i].flag == CLONE_NEWPID ? "pid" : "time");
+      }
+
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return cr_error_errno (err, "socketpair");
+  cleanup_close int sync_fd = sv[0];
+  bool foreground_tty = o->tty && !o->detach && o->console_socket == NULL;
+  if (o->tty && o->detach && o->console_socket == NULL)
+    return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
+
+  pid_t pid;
+  if (have_cg && cg.v2_dirfd >= 0)
+    {
+      struct clone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (unsigned long long) cg.v2_dirfd };
+      pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+      if (pid < 0)
+        pid = fork ();
+    }
+  else
+    pid = fork ();
+  if (pid == 0)
+    {
+      cr_error_t e = NULL;
+      close (sv[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      prctl (PR_SET_DUMPABLE, 0, 0, 0, 0); /* CVE-2019-5736: the container cannot open our exe */
+      int mask = ~(CLONE_NEWPID | CLONE_NEWTIME);
+      if (cr_ns_join (joins, nj, mask, &e) < 0)
+        goto child_fail;
+      if (chdir ("/") < 0)
+        {
+          cr_error_errno (&e, "chdir to container root");
+          goto child_fail;
+        }
+      if (p->terminal)
+        {
+          int master;
+          cleanup_free char *slave = NULL;
+          if (cr_terminal_open (&master, &slave, &e) < 0)
+            goto child_fail;
+          if (o->console_socket && cr_console_socket_send (o->console_socket, master, &e) < 0)
+            goto child_fail;
+          if (foreground_tty && cr_sync_send (sv[1], CR_SYNC_PTY, NULL, master, &e) < 0)
+            goto child_fail;
+          close (master);
+          if (cr_terminal_become (slave, p->has_console_size ? p->console_height : 0,
+                                  p->has_console_size ? p->console_width : 0, &e) < 0)
+            goto child_fail;
+        }
+      else
+        setsid ();
+      if (cr_process_rlimits (p, &e) < 0 || cr_process_scheduler (p, &e) < 0 || cr_process_io_priority (p, &e) < 0)
+        goto child_fail;
+      {
+        char *exe = cr_process_find_exec (p, &e);
+        if (exe == NULL)
+          goto child_fail;
+        cr_init_finish_process (p, c->linux_, exe, o->preserve_fds, capsule.confine, capsule.confine_data, &e);
+      }
+    child_fail:
+      cr_sync_send (sv[1], CR_SYNC_ERROR, e ? e->msg : "exec failed", -1, NULL);
+      _exit (255);
+    }
+  int fork_errno = errno;
+  close (sv[1]);
+  if (own_pid >= 0)
+    setns (own_pid, CLONE_NEWPID);
+  if (own_time >= 0)
+    setns (own_time, CLONE_NEWTIME);
+  for (size_t i = 0; i < nj; i++)
+    {
+      close (joins[i].fd);
+      free (joins[i].path);
+    }
+  oci_process_free (p);
+  cr_state_release (&st);
+  if (pid < 0)
+    return cr_error (err, fork_errno, "fork exec process");
+  if (have_cg && cg.v2_dirfd < 0 && cr_cgroup_enter (&cg, pid, err) < 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      return -1;
+    }
+  if (have_cg)
+    cr_cgroup_release (&cg);
+
+  /* The child either reports an error or the socket closes on its execve. */
+  int pty = -1;
+  enum cr_sync_msg t;
+  char *text = NULL;
+  int got_fd = -1;
+  cr_error_t e2 = NULL;
+  for (;;)
+    {
+      if (cr_sync_recv (sync_fd, &t, &text, &got_fd, &e2) < 0)
+        {
+          cr_error_release (&e2); /* EOF: exec'd */
+          break;
+        }
+      if (t == CR_SYNC_PTY)
+        {
+          pty = got_fd;
+          free (text);
+          text = NULL;
+          continue;
+        }
+      if (t == CR_SYNC_ERROR)
+        {
+          int r = cr_error (err, 0, "%s", text ? text : "exec failed");
+          free (text);
+          if (pty >= 0)
+            close (pty);
+          waitpid (pid, NULL, 0);
+          return r;
+        }
+      free (text);
+      text = NULL;
+    }
+  if (o->pid_file)
+    {
+      char buf[32];
+      int n = snprintf (buf, sizeof buf, "%d", pid);
+      cleanup_free char *abs = NULL;
+      const char *path = o->pid_file;
+      char cwd[PATH_MAX];
+      if (path[0] != '/' && getcwd (cwd, sizeof cwd))
+        path = abs = xasprintf ("%s/%s", cwd, o->pid_file);
+      if (write_file_atomic (path, buf, (size_t) n, err) < 0)
+        return -1;
+    }
+  if (o->detach)
+    {
+      if (pty >= 0)
+        close (pty);
+      return 0;
+    }
+  if (pty >= 0)
+    {
+      int cpfd = pidfd_open_ (pid);
+      cr_terminal_proxy (pty, cpfd);
+      if (cpfd >= 0)
+        close (cpfd);
+      close (pty);
+    }
+  int wst;
+  while (waitpid (pid, &wst, 0) < 0)
+    if (errno != EINTR)
+      return cr_error_errno (err, "wait for exec process");
+  return WIFEXITED (wst) ? WEXITSTATUS (wst) : 128 + WTERMSIG (wst);
+}

@@ -1,0 +1,251 @@
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "hooks.h"
+#include "process.h"
+#include "rootfs.h"
+#include "seccomp.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+
+static int
+set_hostname (const struct oci_config *c, int new_flags, cr_error_t *err)
+{
+  if (c->hostname && *c->hostname)
+    {
+      if (!(new_flags & CLONE_NEWUTS) && !oci_namespace_find (c, "uts"))
+        return cr_error (err, 0, "unable to set hostname without a private UTS namespace");
+      if (sethostname (c->hostname, strlen (c->hostname)) < 0)
+        return cr_error_errno (err, "sethostname `%s`", c->hostname);
+    }
+  if (c->domainname && *c->domainname)
+    {
+      if (!(new_flags & CLONE_NEWUTS) && !oci_namespace_find (c, "uts"))
+        return cr_error (err, 0, "unable to set domainname without a private UTS namespace");
+      if (setdomainname (c->domainname, strlen (c->domainname)) < 0)
+        return cr_error_errno (err, "setdomainname `%s`", c->domainname);
+    }
+  return 0;
+}
+
+static int
+run_hooks_in_child (const struct cr_init_args *a, enum oci_hook_kind kind, const char *status, cr_error_t *err)
+{
+  const struct oci_config *c = a->config;
+  if (c->hooks.len[kind] == 0)
+    return 0;
+  struct cr_state s = *a->state;
+  s.pid = getpid ();
+  const char *ann[2 * 64 + 1];
+  size_t k = 0;
+  for (size_t i = 0; i < c->annotations_len && k + 2 < sizeof ann / sizeof ann[0]; i++)
+    {
+      ann[k++] = c->annotations[i].key;
+      ann[k++] = c->annotations[i].value;
+    }
+  ann[k] = NULL;
+  cleanup_free char *json = cr_state_oci_json (&s, status, ann, false);
+  if (cr_hooks_run (c->hooks.hooks[kind], c->hooks.len[kind], json, err) < 0)
+    return cr_error_wrap (err, "%s hook", oci_hook_kind_name (kind));
+  return 0;
+}
+
+int
+cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, const char *exe, int preserve_fds,
+                        int (*confine) (const void *, cr_error_t *), const void *confine_data, cr_error_t *err)
+{
+  const struct oci_seccomp *sc = l ? l->seccomp : NULL;
+  /* Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN. */
+  bool seccomp_early = sc && !p->no_new_privileges;
+  if (seccomp_early && cr_seccomp_load (sc, NULL, err) < 0)
+    return -1;
+  if (cr_process_user (p, err) < 0)
+    return -1;
+  if (cr_caps_apply (p->capabilities, err) < 0)
+    return -1;
+  if (p->no_new_privileges && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return cr_error_errno (err, "prctl(PR_SET_NO_NEW_PRIVS)");
+  if (cr_process_cwd (p, err) < 0)
+    return -1;
+  if (cr_process_close_fds (preserve_fds, err) < 0)
+    return -1;
+  if (confine && confine (confine_data, err) < 0)
+    return -1;
+  if (sc && !seccomp_early && cr_seccomp_load (sc, NULL, err) < 0)
+    return -1;
+  execve (exe, p->args, p->env ? p->env : (char *[]){ NULL });
+  return cr_error_errno (err, "exec `%s`", exe);
+}
+
+static __attribute__ ((noreturn)) void
+fail (struct cr_init_args *a, cr_error_t *err)
+{
+  const char *msg = err && *err ? (*err)->msg : "container init failed";
+  if (a->sync_fd >= 0)
+    cr_sync_send (a->sync_fd, CR_SYNC_ERROR, msg, -1, NULL);
+  else
+    dprintf (STDERR_FILENO, "capsule-runc: %s\n", msg);
+  _exit (1);
+}
+
+void
+cr_init_main (struct cr_init_args *a)
+{
+  cr_error_t err = NULL;
+  const struct oci_config *c = a->config;
+  const struct oci_process *p = c->process;
+
+  if (a->state_dirfd >= 0)
+    close (a->state_dirfd);
+  /* Die with the runtime until create has finished. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* (A parent that died before that line shows up as EOF on the sync socket below;
+   * getppid() cannot tell: it is 0 in a new pid namespace.) */
+  /* Non-dumpable: nothing in the container can open our /proc/<pid>/exe (CVE-2019-5736). */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  if (cr_sync_expect (a->sync_fd, CR_SYNC_GO, NULL, &err) < 0)
+    _exit (1);
+  if (a->new_ns_flags & CLONE_NEWUSER)
+    {
+      if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+        {
+          cr_error_errno (&err, "become root in the new user namespace");
+          fail (a, &err);
+        }
+    }
+  if (cr_ns_join (a->joins, a->joins_len, ~0, &err) < 0)
+    fail (a, &err);
+  if (chdir (a->bundle) < 0)
+    {
+      cr_error_errno (&err, "chdir to bundle `%s`", a->bundle);
+      fail (a, &err);
+    }
+  if (set_hostname (c, a->new_ns_flags, &err) < 0)
+    fail (a, &err);
+
+  struct cr_rootfs_ctx rctx = {
+    .config = c,
+    .rootfs = a->rootfs,
+    .cgroup_path = a->cgroup_path,
+    .userns = (a->new_ns_flags & CLONE_NEWUSER) || oci_namespace_find (c, "user"),
+    .cgroupns = oci_namespace_find (c, "cgroup") != NULL,
+  };
+  if (cr_rootfs_prepare (&rctx, &err) < 0)
+    fail (a, &err);
+  if (p && p->cwd && *p->cwd)
+    {
+      cleanup_close int rootfd = open (a->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      int cwdfd = rootfd < 0 ? -1 : cr_open_in_root (rootfd, p->cwd, true, false, &err);
+      if (cwdfd < 0)
+        fail (a, &err);
+      close (cwdfd);
+    }
+
+  /* Parent runs prestart + createRuntime hooks now: namespaces exist, mounts are done. */
+  if (cr_sync_send (a->sync_fd, CR_SYNC_HOOKS, NULL, -1, &err) < 0
+      || cr_sync_expect (a->sync_fd, CR_SYNC_HOOKS_DONE, NULL, &err) < 0)
+    fail (a, &err);
+  if (run_hooks_in_child (a, OCI_HOOK_CREATE_CONTAINER, "created", &err) < 0)
+    fail (a, &err);
+
+  if (cr_rootfs_pivot (a->rootfs, a->no_pivot, &err) < 0)
+    fail (a, &err);
+  cleanup_close int procfd = cr_private_procfs (&err);
+  if (procfd < 0)
+    fail (a, &err);
+  if (cr_process_sysctl (procfd, c->linux_, &err) < 0)
+    fail (a, &err);
+
+  if (p && p->terminal)
+    {
+      int master;
+      cleanup_free char *slave = NULL;
+      if (cr_terminal_open (&master, &slave, &err) < 0 || cr_rootfs_setup_console (slave, &err) < 0)
+        fail (a, &err);
+      if (a->console_socket)
+        {
+          if (cr_console_socket_send (a->console_socket, master, &err) < 0)
+            fail (a, &err);
+        }
+      else if (a->foreground_tty)
+        {
+          if (cr_sync_send (a->sync_fd, CR_SYNC_PTY, NULL, master, &err) < 0)
+            fail (a, &err);
+        }
+      else
+        {
+          cr_error (&err, 0, "cannot allocate tty if runc will detach without setting console socket");
+          fail (a, &err);
+        }
+      close (master);
+      if (cr_terminal_become (slave, p->has_console_size ? p->console_height : 0,
+                              p->has_console_size ? p->console_width : 0, &err) < 0)
+        fail (a, &err);
+    }
+  /* Masked and read-only paths last: the console bind above writes /dev. */
+  if (cr_rootfs_finalize (&rctx, &err) < 0)
+    fail (a, &err);
+  if (!a->no_new_keyring)
+    {
+      char name[128];
+      snprintf (name, sizeof name, "_ses.%s", a->state->id);
+      /* Not fatal: some kernels/namespaces refuse keyrings (runc warns too). */
+      syscall (SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+    }
+  if (p)
+    {
+      if (cr_process_rlimits (p, &err) < 0 || cr_process_oom_score_adj (procfd, p, &err) < 0
+          || cr_process_scheduler (p, &err) < 0 || cr_process_io_priority (p, &err) < 0)
+        fail (a, &err);
+    }
+  if (cr_personality (c->linux_, &err) < 0)
+    fail (a, &err);
+  cleanup_free char *exe = p ? cr_process_find_exec (p, &err) : NULL;
+  if (exe == NULL)
+    fail (a, &err);
+
+  /* Ready: the parent records the state; then we no longer die with it. */
+  if (cr_sync_send (a->sync_fd, CR_SYNC_READY, NULL, -1, &err) < 0
+      || cr_sync_expect (a->sync_fd, CR_SYNC_CREATED, NULL, &err) < 0)
+    _exit (1);
+  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  close (a->sync_fd);
+  a->sync_fd = -1;
+
+  /* Block until `start` opens the fifo's other end. */
+  char fifo[32];
+  snprintf (fifo, sizeof fifo, "self/fd/%d", a->fifo_fd);
+  int wfd = openat (procfd, fifo, O_WRONLY | O_CLOEXEC);
+  if (wfd < 0)
+    {
+      cr_error_errno (&err, "open exec fifo");
+      fail (a, &err);
+    }
+  if (write (wfd, "0", 1) != 1)
+    {
+      cr_error_errno (&err, "write exec fifo");
+      fail (a, &err);
+    }
+  close (wfd);
+  close (a->fifo_fd);
+  close (procfd);
+  procfd = -1;
+
+  if (run_hooks_in_child (a, OCI_HOOK_START_CONTAINER, "running", &err) < 0)
+    fail (a, &err);
+  cr_init_finish_process (p, c->linux_, exe, a->preserve_fds, a->confine, a->confine_data, &err);
+  fail (a, &err);
+}

@@ -1,0 +1,34 @@
+/* Linux namespaces of a container: which to create (clone flags), which to
+ * join by path (setns), in the order the kernel needs. */
+#ifndef CAPSULE_NAMESPACES_H
+#define CAPSULE_NAMESPACES_H
+
+#include <stdbool.h>
+
+#include "../oci-spec/config.h"
+#include "error.h"
+
+/* CLONE_NEW* value for an OCI namespace type, 0 if unknown. */
+int cr_ns_flag (const char *type);
+/* /proc/self/ns/<name> file name for an OCI type ("network" -> "net"). */
+const char *cr_ns_proc_name (const char *type);
+
+/* Flags of the namespaces to create (entries without a path). */
+int cr_ns_new_flags (const struct oci_config *c);
+
+/* Open every path namespace (before we move anywhere) into fds[]; types[] gets the flag. */
+struct cr_ns_join
+{
+  int fd;
+  int flag;
+  char *path;
+};
+int cr_ns_open_paths (const struct oci_config *c, struct cr_ns_join **out, size_t *n, cr_error_t *err);
+/* setns into every opened namespace with flag in mask (user first). */
+int cr_ns_join (struct cr_ns_join *j, size_t n, int mask, cr_error_t *err);
+void cr_ns_join_free (struct cr_ns_join *j, size_t n);
+
+/* Inode of /proc/<pid or self>/ns/<name> or of a path. 0 on error. */
+unsigned long cr_ns_inode_path (const char *path);
+
+#endif

@@ -1,0 +1,291 @@
+/* Network containment glue: config rewriting at create, idempotent cleanup
+ * at delete, and the node-wide netns registry shared with capsule-hook. */
+#include "netcontain.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "netns.h"
+#include "util.h"
+
+#define NC_HOOK_TIMEOUT 30
+
+const char *
+netcontain_node_dir (void)
+{
+  const char *e = getenv ("CAPSULE_NETNS_DIR");
+  return e && *e == '/' ? e : NETCONTAIN_NODE_DIR;
+}
+
+int
+netcontain_key_of (const char *ns_path, char *buf, size_t len, cr_error_t *err)
+{
+  struct netns_id id;
+  if (netns_id_path (ns_path, &id, err) < 0)
+    return -1;
+  snprintf (buf, len, "%lx-%lx", (unsigned long) id.dev, (unsigned long) id.ino);
+  return 0;
+}
+
+/* Read a small file, trimmed at the first newline; NULL if missing. */
+static char *
+nc_read_line (const char *path)
+{
+  char *s = NULL;
+  cleanup_error cr_error_t e = NULL;
+  if (read_file (path, &s, NULL, &e) < 0)
+    return NULL;
+  s[strcspn (s, "\n")] = '\0';
+  return s;
+}
+
+int
+netcontain_find_owner (const char *key, char **owner_dir, cr_error_t *err)
+{
+  cleanup_free char *ownf = xasprintf ("%s/%s/owner", netcontain_node_dir (), key);
+  cleanup_free char *dir = nc_read_line (ownf);
+  cleanup_free char *pin = NULL;
+  char have[64];
+  cleanup_error cr_error_t tmp = NULL;
+
+  (void) err;
+  *owner_dir = NULL;
+  if (dir == NULL)
+    return 0;
+  pin = xasprintf ("%s/netns", dir);
+  /* A stale entry (owner crashed, pin gone or namespace reused) is no owner. */
+  if (!netns_is_pinned (pin) || netcontain_key_of (pin, have, sizeof have, &tmp) < 0 || strcmp (have, key) != 0)
+    return 0;
+  *owner_dir = steal_pointer (&dir);
+  return 1;
+}
+
+/* "pid starttime": the start time guards against a recycled pid. */
+static unsigned long long
+nc_starttime (pid_t pid)
+{
+  char path[64];
+  cleanup_free char *buf = NULL;
+  cleanup_error cr_error_t e = NULL;
+  unsigned long long st = 0;
+
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  if (read_file (path, &buf, NULL, &e) < 0)
+    return 0;
+  char *p = strrchr (buf, ')');
+  /* after "pid (comm)": state is field 3, starttime field 22 */
+  if (p == NULL || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st) != 1)
+    return 0;
+  return st;
+}
+
+int
+netcontain_pidfile_write (const char *path, pid_t pid, cr_error_t *err)
+{
+  cleanup_free char *s = xasprintf ("%d %llu\n", (int) pid, nc_starttime (pid));
+  return write_file_atomic (path, s, strlen (s), err);
+}
+
+pid_t
+netcontain_pidfile_read (const char *path)
+{
+  cleanup_free char *s = nc_read_line (path);
+  int pid = 0;
+  unsigned long long st = 0;
+  if (s == NULL || sscanf (s, "%d %llu", &pid, &st) != 2 || pid <= 0)
+    return 0;
+  if (st == 0 || nc_starttime (pid) != st)
+    return 0;
+  return pid;
+}
+
+/* SIGTERM, wait up to ~2 s, then SIGKILL. */
+static void
+nc_stop_pidfile (const char *path)
+{
+  pid_t pid = netcontain_pidfile_read (path);
+  if (pid > 0 && kill (pid, SIGTERM) == 0)
+    {
+      for (int i = 0; i < 200 && kill (pid, 0) == 0 && netcontain_pidfile_read (path) == pid; i++)
+        nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
+      if (netcontain_pidfile_read (path) == pid)
+        kill (pid, SIGKILL);
+    }
+  unlink (path);
+}
+
+static char *
+nc_member_name (const char *state_dir)
+{
+  char *s = xstrdup (state_dir);
+  for (char *p = s; *p; p++)
+    if (*p == '/')
+      *p = '_';
+  return s;
+}
+
+int
+netcontain_cleanup (const char *state_dir, cr_error_t *err)
+{
+  cleanup_free char *keyf = xasprintf ("%s/net.key", state_dir);
+  cleanup_free char *rolef = xasprintf ("%s/net.role", state_dir);
+  cleanup_free char *pin = xasprintf ("%s/netns", state_dir);
+  cleanup_free char *supf = xasprintf ("%s/supervisor.pid", state_dir);
+  cleanup_free char *proxf = xasprintf ("%s/proxy.pid", state_dir);
+  cleanup_free char *cgf = xasprintf ("%s/proxy.cgroups", state_dir);
+  cleanup_free char *key = nc_read_line (keyf);
+  cleanup_free char *role = nc_read_line (rolef);
+  cleanup_free char *cgs = NULL;
+  cleanup_error cr_error_t tmp = NULL;
+
+  if (key)
+    {
+      cleanup_free char *name = nc_member_name (state_dir);
+      cleanup_free char *mf = xasprintf ("%s/%s/members/%s", netcontain_node_dir (), key, name);
+      unlink (mf);
+    }
+  if (role && strcmp (role, "member") == 0)
+    {
+      unlink (keyf);
+      unlink (rolef);
+      return 0;
+    }
+
+  /* Owner (or unknown after a crash): the supervisor kills its proxy on
+   * SIGTERM; a proxy orphaned by a killed supervisor is stopped directly.
+   * The ruleset is left in place: it dies with the namespace, and removing
+   * it while anything still runs there would open egress. */
+  nc_stop_pidfile (supf);
+  nc_stop_pidfile (proxf);
+  if (read_file (cgf, &cgs, NULL, &tmp) == 0)
+    {
+      char *save = NULL;
+      for (char *l = strtok_r (cgs, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
+        if (*l == '/')
+          rmdir (l);
+      unlink (cgf);
+    }
+  if (netns_unpin (pin, err) < 0)
+    return -1;
+  if (key)
+    {
+      cleanup_free char *ownf = xasprintf ("%s/%s/owner", netcontain_node_dir (), key);
+      cleanup_free char *own = nc_read_line (ownf);
+      if (own && strcmp (own, state_dir) == 0)
+        {
+          cleanup_free char *entry = xasprintf ("%s/%s", netcontain_node_dir (), key);
+          if (rm_rf (entry, err) < 0)
+            return -1;
+        }
+    }
+  unlink (keyf);
+  unlink (rolef);
+  return 0;
+}
+
+/* ---- config rewriting ---- */
+
+static char **
+nc_strv_dup (const char *const *v, size_t n)
+{
+  char **out = xmalloc0 ((n + 1) * sizeof *out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = xstrdup (v[i]);
+  return out;
+}
+
+static void
+nc_add_hook (struct oci_config *cfg, enum oci_hook_kind kind, const char *path, const char *const *args, size_t nargs)
+{
+  struct oci_hooks *h = &cfg->hooks;
+  struct oci_hook *n = realloc (h->hooks[kind], (h->len[kind] + 1) * sizeof *n);
+  if (n == NULL)
+    abort ();
+  h->hooks[kind] = n;
+  struct oci_hook *k = &n[h->len[kind]++];
+  memset (k, 0, sizeof *k);
+  k->path = xstrdup (path);
+  k->args = nc_strv_dup (args, nargs);
+  k->args_len = nargs;
+  k->has_timeout = true;
+  k->timeout = NC_HOOK_TIMEOUT;
+}
+
+/* Set NAME=value in env, replacing an existing NAME. */
+static void
+nc_setenv (struct oci_process *p, const char *name, const char *value)
+{
+  size_t nl = strlen (name);
+  char *kv = xasprintf ("%s=%s", name, value);
+  for (size_t i = 0; i < p->env_len; i++)
+    if (strncmp (p->env[i], name, nl) == 0 && p->env[i][nl] == '=')
+      {
+        free (p->env[i]);
+        p->env[i] = kv;
+        return;
+      }
+  char **n = realloc (p->env, (p->env_len + 2) * sizeof *n);
+  if (n == NULL)
+    abort ();
+  p->env = n;
+  p->env[p->env_len++] = kv;
+  p->env[p->env_len] = NULL;
+}
+
+static void
+nc_add_resolv_mount (struct oci_config *cfg, const char *src)
+{
+  static const char *const opts[] = { "rbind", "ro", "nosuid", "nodev", "noexec" };
+  struct oci_mount *n = realloc (cfg->mounts, (cfg->mounts_len + 1) * sizeof *n);
+  if (n == NULL)
+    abort ();
+  cfg->mounts = n;
+  struct oci_mount *m = &n[cfg->mounts_len++];
+  memset (m, 0, sizeof *m);
+  m->destination = xstrdup ("/etc/resolv.conf");
+  m->type = xstrdup ("bind");
+  m->source = xstrdup (src);
+  m->options = nc_strv_dup (opts, sizeof opts / sizeof *opts);
+  m->options_len = sizeof opts / sizeof *opts;
+}
+
+int
+netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char *hook_path, cr_error_t *err)
+{
+  const struct oci_namespace *net = NULL;
+  cleanup_free char *resolv = xasprintf ("%s/resolv.conf", state_dir);
+  cleanup_free char *capcfg = xasprintf ("%s/capsule.json", state_dir);
+  cleanup_free char *proxy = xasprintf ("http://127.0.0.1:%d", NETCONTAIN_PROXY_PORT);
+  static const char resolv_text[] = "nameserver 127.0.0.1\noptions attempts:1\n";
+
+  if (hook_path == NULL || hook_path[0] != '/')
+    return cr_error (err, EINVAL, "network containment: hook path must be absolute");
+  for (size_t i = 0; cfg->linux_ && i < cfg->linux_->namespaces_len; i++)
+    if (cfg->linux_->namespaces[i].type && strcmp (cfg->linux_->namespaces[i].type, "network") == 0)
+      net = &cfg->linux_->namespaces[i];
+  if (net == NULL)
+    return cr_error (err, EPERM, "network containment: a capsule needs its own network namespace "
+                                 "(no \"network\" entry in linux.namespaces)");
+  if (mkdir_p (state_dir, 0711, err) < 0 || write_file_atomic (resolv, resolv_text, sizeof resolv_text - 1, err) < 0)
+    return cr_error_wrap (err, "network containment");
+
+  const char *setup[] = { "capsule-hook", "setup", "--state-dir", state_dir, "--config", capcfg };
+  const char *teardown[] = { "capsule-hook", "teardown", "--state-dir", state_dir };
+  nc_add_hook (cfg, OCI_HOOK_CREATE_RUNTIME, hook_path, setup, 6);
+  nc_add_hook (cfg, OCI_HOOK_POSTSTOP, hook_path, teardown, 4);
+  if (cfg->process)
+    {
+      const char *names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };
+      for (size_t i = 0; i < 4; i++)
+        nc_setenv (cfg->process, names[i], proxy);
+      nc_setenv (cfg->process, "NO_PROXY", "localhost,127.0.0.1,::1");
+      nc_setenv (cfg->process, "no_proxy", "localhost,127.0.0.1,::1");
+    }
+  nc_add_resolv_mount (cfg, resolv);
+  return 0;
+}

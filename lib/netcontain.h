@@ -1,0 +1,58 @@
+/* Network containment glue (SPEC §6): what the runtime calls to wire a
+ * capsule's network hooks into its config, and to clean up after it.
+ *
+ * Files under the capsule's state dir:
+ *   netns          the pinned network namespace (owner only)
+ *   net.key        "<dev>-<ino>" of the capsule netns, the node-wide key
+ *   net.role       "owner" (installed rules, runs the proxy) or "member"
+ *   supervisor.pid the proxy supervisor (owner only)
+ *   resolv.conf    bind-mounted over /etc/resolv.conf: the proxy's DNS stub
+ * Node-wide, keyed by netns identity (NETCONTAIN_NODE_DIR, or the
+ * CAPSULE_NETNS_DIR environment variable):
+ *   <key>/owner            the owner's state dir
+ *   <key>/members/<name>   one file per container sharing the netns */
+#ifndef CAPSULE_NETCONTAIN_H
+#define CAPSULE_NETCONTAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../oci-spec/config.h"
+#include "error.h"
+
+#define NETCONTAIN_NODE_DIR "/run/capsule/netns"
+#define NETCONTAIN_PROXY_PORT 3128
+#define NETCONTAIN_TRANSPARENT_PORT 3129
+#define NETCONTAIN_DNS_PORT 53
+#define NETCONTAIN_PROXY_MARK 0x43415053u /* "CAPS" */
+
+/* Append the setup (createRuntime) and teardown (poststop) hooks to
+ * cfg->hooks, the proxy env (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and lower-case
+ * forms) to cfg->process->env, and a read-only bind mount of
+ * state_dir/resolv.conf (written here) over /etc/resolv.conf.  A container
+ * that joins a netns which already carries a capsule ruleset gets the same
+ * hooks, which then only register it as a member: never a second ruleset.
+ * Refuses a config without its own network namespace. */
+int netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char *hook_path, cr_error_t *err);
+
+/* Idempotent teardown for state_dir (poststop hook, `delete --force` after
+ * a crash): stop supervisor and proxy, remove the ruleset when the netns
+ * outlives us, unpin, drop the membership.  Missing pieces are fine. */
+int netcontain_cleanup (const char *state_dir, cr_error_t *err);
+
+/* Node directory in use (env override or the default). */
+const char *netcontain_node_dir (void);
+/* "<dev>-<ino>" key of the netns at path (an nsfs file); buf >= 64 bytes. */
+int netcontain_key_of (const char *ns_path, char *buf, size_t len, cr_error_t *err);
+/* If the netns with that key already carries a live capsule (its owner's pin
+ * is alive and is that netns), return 1 and the owner's state dir in
+ * *owner_dir (malloc'd); 0 if not. */
+int netcontain_find_owner (const char *key, char **owner_dir, cr_error_t *err);
+
+/* Pid files holding "pid starttime", so a recycled pid is never signalled:
+ * read returns the pid only while that very process lives, else 0. */
+int netcontain_pidfile_write (const char *path, pid_t pid, cr_error_t *err);
+pid_t netcontain_pidfile_read (const char *path);
+
+#endif
