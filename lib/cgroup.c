@@ -367,10 +367,35 @@ fill_out (const char *path, struct cr_cgroup *out, int created_levels, cr_error_
   return 0;
 }
 
+/* runc refuses to put a new container into a cgroup that already has
+ * processes (or is frozen): it would share limits and kill_all with them. */
+static int
+check_reusable (const char *path, cr_error_t *err)
+{
+  struct cr_cgroup cg = { .mode = cr_cgroup_mode (), .path = (char *) path, .v2_dirfd = -1 };
+  pid_t *pids = NULL;
+  size_t n = 0;
+  cr_error_t local = NULL;
+  if (cr_cgroup_pids (&cg, &pids, &n, &local) < 0)
+    {
+      cr_error_release (&local); /* does not exist (yet): fine */
+      return 0;
+    }
+  free (pids);
+  if (n > 0)
+    return cr_error (err, EBUSY, "container's cgroup `%s` is not empty: %zu process(es) found", path, n);
+  if (cr_cgroup_is_frozen (&cg, &local) > 0)
+    return cr_error (err, EBUSY, "container's cgroup `%s` is unexpectedly frozen", path);
+  cr_error_release (&local);
+  return 0;
+}
+
 int
 cr_cgroup_create (const char *path, const struct oci_resources *res, struct cr_cgroup *out, cr_error_t *err)
 {
   if (cr_cgroup_check_path (path, err) < 0)
+    return -1;
+  if (check_reusable (path, err) < 0)
     return -1;
   const struct cr_cgroup_hiers *hs = cr_cgroup_hiers ();
   if (hs->n == 0)

@@ -31,17 +31,28 @@ struct cr_cgroup
 };
 
 /* Translate an OCI cgroupsPath (NULL/"" = runc default: relative to the
- * caller's own cgroup + "/" + id; systemd_cgroup as runc's --systemd-cgroup). */
+ * caller's own cgroup + "/" + id; systemd_cgroup as runc's --systemd-cgroup).
+ * cgroupfs: "/a/b" cleaned lexically ("/../x" -> "/x"); relative "a/b" is
+ * below the caller's own cgroup (on v1 the cpu controller's line of
+ * /proc/self/cgroup: one path is kept for every hierarchy).  systemd:
+ * "slice:prefix:name"; slice "" = system.slice, "-" = root; "a-b.slice" ->
+ * /a.slice/a-b.slice; unit "prefix-name.scope" or name if it ends in .slice;
+ * "" = ":runc:<id>".  Errors start with "invalid cgroupsPath". */
 int cr_cgroup_resolve_path (const char *cgroups_path, const char *id, bool systemd_cgroup, char **out, cr_error_t *err);
 
 /* Create the cgroup dirs (every mounted v1 controller, the v2/unified dir),
- * apply resources (may be NULL).  On error nothing is left behind. */
+ * apply resources (may be NULL).  On error nothing is left behind.  Refuses
+ * an existing cgroup that has processes or is frozen ("is not empty").
+ * Pure v2: every available controller is enabled in the ancestors'
+ * cgroup.subtree_control. */
 int cr_cgroup_create (const char *path, const struct oci_resources *res, struct cr_cgroup *out, cr_error_t *err);
 /* Re-open an existing cgroup by its stored path (for state/kill/delete/exec). */
 int cr_cgroup_open (const char *path, struct cr_cgroup *out, cr_error_t *err);
 /* Move pid into the cgroup (all hierarchies). */
 int cr_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, cr_error_t *err);
-/* Apply / update resources (update verb). */
+/* Apply / update resources (update verb): only fields present are written.
+ * v2 devices: an eBPF program replacing the previous one; hybrid uses the v1
+ * controllers (unified key/values are refused on v1 and hybrid, like runc). */
 int cr_cgroup_set_resources (const struct cr_cgroup *cg, const struct oci_resources *res, cr_error_t *err);
 /* List pids in the cgroup (recursive); *pids malloc'd. */
 int cr_cgroup_pids (const struct cr_cgroup *cg, pid_t **pids, size_t *n, cr_error_t *err);

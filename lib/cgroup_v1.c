@@ -69,6 +69,14 @@ set_cpu (const char *path, const struct oci_cpu *cpu, cr_error_t *err)
           if (cpu->shares < got)
             return cr_error (err, EINVAL, "cpu.shares: the minimum allowed cpu-shares is %" PRIu64, got);
         }
+      /* burst <= quota must hold at each step: try burst first, redo it after the quota. */
+      bool burst_done = false;
+      if (cpu->has_burst)
+        {
+          cr_error_t local = NULL;
+          burst_done = cr_cgroup_writef (d, "cpu.cfs_burst_us", &local, "%" PRIu64, cpu->burst) == 0;
+          cr_error_release (&local);
+        }
       bool period_pending = false;
       if (cpu->has_period && cpu->period != 0)
         {
@@ -92,7 +100,7 @@ set_cpu (const char *path, const struct oci_cpu *cpu, cr_error_t *err)
           if (period_pending && cr_cgroup_writef (d, "cpu.cfs_period_us", err, "%" PRIu64, cpu->period) < 0)
             return cr_error_wrap (err, "set cpu period");
         }
-      if (cpu->has_burst && cr_cgroup_writef (d, "cpu.cfs_burst_us", err, "%" PRIu64, cpu->burst) < 0)
+      if (cpu->has_burst && !burst_done && cr_cgroup_writef (d, "cpu.cfs_burst_us", err, "%" PRIu64, cpu->burst) < 0)
         return cr_error_wrap (err, "set cpu burst");
       if (cpu->has_realtime_period && cpu->realtime_period != 0
           && cr_cgroup_writef (d, "cpu.rt_period_us", err, "%" PRIu64, cpu->realtime_period) < 0)

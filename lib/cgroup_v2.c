@@ -97,10 +97,19 @@ set_cpu (const char *d, const struct oci_cpu *cpu, cr_error_t *err)
   if (!idle && cpu->has_shares && cpu->shares != 0
       && v2_writef (d, "cpu.weight", "cpu.shares", err, "%" PRIu64, cr_cgroup_shares_to_weight (cpu->shares)) < 0)
     return -1;
+  /* The kernel wants burst <= quota at every step: lowering both works
+   * burst first, raising both quota first.  Try burst first, redo it after. */
+  bool burst_done = false;
+  if (cpu->has_burst)
+    {
+      cr_error_t local = NULL;
+      burst_done = cr_cgroup_writef (d, "cpu.max.burst", &local, "%" PRIu64, cpu->burst) == 0;
+      cr_error_release (&local);
+    }
   char max[64];
   if (cr_cgroup_cpu_max (cpu, max, sizeof max) && v2_write (d, "cpu.max", max, "cpu.quota/cpu.period", err) < 0)
     return -1;
-  if (cpu->has_burst && v2_writef (d, "cpu.max.burst", "cpu.burst", err, "%" PRIu64, cpu->burst) < 0)
+  if (cpu->has_burst && !burst_done && v2_writef (d, "cpu.max.burst", "cpu.burst", err, "%" PRIu64, cpu->burst) < 0)
     return -1;
   if (cpu->cpus && cpu->cpus[0] && v2_write (d, "cpuset.cpus", cpu->cpus, "cpu.cpus", err) < 0)
     return -1;

@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <netinet/icmp6.h>
+
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -235,6 +237,15 @@ match_dport (struct nftnl_rule *r, uint8_t l4, uint16_t port)
   return expr_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) < 0 || expr_cmp (r, NFT_CMP_EQ, &p, 2) < 0 ? -1 : 0;
 }
 
+/* icmpv6 type t (neighbour discovery) */
+static int
+match_icmpv6_type (struct nftnl_rule *r, uint8_t type)
+{
+  if (match_nfproto (r, NFPROTO_IPV6) < 0 || match_l4proto (r, IPPROTO_ICMPV6) < 0)
+    return -1;
+  return expr_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) < 0 || expr_cmp (r, NFT_CMP_EQ, &type, 1) < 0 ? -1 : 0;
+}
+
 /* ct state established,related */
 static int
 match_ct_established (struct nftnl_rule *r)
@@ -405,6 +416,10 @@ nft_capsule_install (const struct nft_capsule_rules *rr, cr_error_t *err)
   RULE ("output", match_ct_established (r_) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
   if (rr->proxy_mark)
     {
+      /* The pod's real interface needs IPv6 neighbour discovery for the
+       * proxy's traffic; only raw sockets (CAP_NET_RAW) could forge it. */
+      RULE ("output", match_icmpv6_type (r_, ND_NEIGHBOR_SOLICIT) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
+      RULE ("output", match_icmpv6_type (r_, ND_NEIGHBOR_ADVERT) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
       for (size_t i = 0; i < rr->mark_dst4_len; i++)
         RULE ("output", match_mark (r_, rr->proxy_mark) < 0 || match_ip_daddr (r_, &rr->mark_dst4[i]) < 0
                             ? -1
@@ -449,6 +464,11 @@ nft_capsule_install (const struct nft_capsule_rules *rr, cr_error_t *err)
 
   /* input: replies, loopback, declared inbound ports. */
   RULE ("input", match_ct_established (r_) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
+  if (rr->proxy_mark)
+    {
+      RULE ("input", match_icmpv6_type (r_, ND_NEIGHBOR_SOLICIT) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
+      RULE ("input", match_icmpv6_type (r_, ND_NEIGHBOR_ADVERT) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
+    }
   RULE ("input", expr_meta (r_, NFT_META_IIF) < 0 || expr_cmp (r_, NFT_CMP_EQ, &lo_ifindex, 4) < 0
                      ? -1
                      : expr_verdict (r_, NF_ACCEPT));

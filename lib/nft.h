@@ -8,6 +8,8 @@
  *   table inet capsule {
  *     chain output {      type filter hook output priority filter; policy drop;
  *       ct state established,related accept
+ *       icmpv6 type nd-neighbor-solicit accept             # pod shape only: IPv6 ND
+ *       icmpv6 type nd-neighbor-advert accept              #   on the real interface
  *       meta mark M [ip daddr A | ip6 daddr A] accept      # pod shape: the proxy's sockets
  *       ip daddr 127.0.0.1 tcp dport P accept               # proxy, transparent, dns ports
  *       ip daddr 127.0.0.1 udp dport D accept               # dns stub
@@ -20,6 +22,7 @@
  *       meta nfproto ipv4 meta l4proto tcp redirect to :T }
  *     chain input {       type filter hook input priority filter; policy drop;
  *       ct state established,related accept
+ *       icmpv6 type nd-neighbor-{solicit,advert} accept    # pod shape only
  *       iif "lo" accept
  *       tcp dport I accept }                                # inbound ports of the policy
  *     chain forward {     type filter hook forward priority filter; policy drop; }

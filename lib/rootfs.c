@@ -1,6 +1,7 @@
 #include "rootfs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -80,6 +81,27 @@ cr_open_in_root (int rootfd, const char *path, bool create, bool as_file, cr_err
                 r = mkdirat (parent, leaf, 0755);
               if (r < 0 && errno != EEXIST)
                 return cr_error_errno (err, "create `/%s` inside the rootfs", p);
+              if (r < 0 && !(last && as_file))
+                {
+                  /* A dangling symlink: create its target, still inside the root. */
+                  char link[PATH_MAX];
+                  ssize_t l = readlinkat (parent, leaf, link, sizeof link - 1);
+                  if (l > 0)
+                    {
+                      link[l] = '\0';
+                      cleanup_free char *dir = slash ? strndup (p, (size_t) (slash - p)) : xstrdup ("");
+                      cleanup_free char *tgt = link[0] == '/' ? xstrdup (link) : xasprintf ("%s/%s", dir, link);
+                      static __thread int depth;
+                      if (depth > 40)
+                        return cr_error (err, ELOOP, "create `/%s` inside the rootfs", p);
+                      depth++;
+                      int t2 = cr_open_in_root (rootfd, tgt, true, false, err);
+                      depth--;
+                      if (t2 < 0)
+                        return -1;
+                      close (t2);
+                    }
+                }
             }
           else
             return cr_error_errno (err, "open `/%s` inside the rootfs", p);

@@ -3,6 +3,8 @@
 #define CAPSULE_SECCOMP_H
 
 #include <seccomp.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 #include "../oci-spec/config.h"
 #include "error.h"
@@ -16,6 +18,13 @@ int cr_seccomp_build (const struct oci_seccomp *s, scmp_filter_ctx *out, cr_erro
  * and listener_fd is not NULL, *listener_fd receives the notification fd
  * (else -1). */
 int cr_seccomp_load (const struct oci_seccomp *s, int *listener_fd, cr_error_t *err);
+
+/* Hand a notify fd to the seccomp agent listening on listener_path (a unix
+ * stream socket): one message carrying the runtime-spec containerProcessState
+ * {"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"} and the fd
+ * as SCM_RIGHTS.  state_json is the container state JSON, embedded as is. */
+int cr_seccomp_send_listener (const char *listener_path, int notify_fd, pid_t pid, const char *metadata,
+                              const char *state_json, cr_error_t *err);
 
 /* True if any rule (or the default) uses SCMP_ACT_NOTIFY. */
 bool cr_seccomp_uses_notify (const struct oci_seccomp *s);

@@ -518,7 +518,7 @@ parse_one (const char *key, const char *value, struct capsule_annotations *a, cr
           return cr_error (err, 0, "annotation %s: `%s`: %s", key, value, why);
         return 0;
       }
-  return cr_error (err, 0, "annotation %s: unknown capsule annotation", key);
+  return cr_error (err, 0, "annotation %s: `%s`: unknown capsule annotation key", key, value);
 }
 
 int

@@ -229,11 +229,18 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
   snprintf (ns, sizeof ns, "/proc/%d/ns/net", st->pid);
   if (netcontain_key_of (ns, key, sizeof key, err) < 0)
     return cr_error_wrap (err, "container pid %d", st->pid);
-  /* Fail closed: never put rules on (or claim) the host's own netns. */
-  if (netcontain_key_of ("/proc/1/ns/net", host, sizeof host, err) < 0)
-    return -1;
-  if (strcmp (key, host) == 0)
-    return cr_error (err, EPERM, "refusing network containment: the container uses the host's network namespace");
+  /* Fail closed: never put rules on (or claim) the host's own netns: the
+   * one we (the runtime's hook) run in, or init's where we may look. */
+  {
+    const char *hosts[] = { "/proc/self/ns/net", "/proc/1/ns/net" };
+    for (size_t i = 0; i < 2; i++)
+      {
+        cleanup_error cr_error_t tmp = NULL;
+        if (netcontain_key_of (hosts[i], host, sizeof host, &tmp) == 0 && strcmp (key, host) == 0)
+          return cr_error (err, EPERM,
+                           "refusing network containment: the container uses the host's network namespace");
+      }
+  }
 
   ret = netcontain_find_owner (key, &owner, err);
   if (ret < 0)

@@ -345,6 +345,16 @@ hook_supervise (int argc, char **argv)
         }
     }
   s.container_cgroup = sup_container_cgroup (s.cpid);
+  {
+    /* A container left in its runtime's cgroup (no cgroupsPath of its own)
+     * shares it with the runtime and its callers: never kill that one. */
+    cleanup_free char *mine = sup_container_cgroup (getpid ());
+    if (s.container_cgroup && mine && strcmp (s.container_cgroup, mine) == 0)
+      {
+        free (s.container_cgroup);
+        s.container_cgroup = NULL;
+      }
+  }
   sup_join_cgroup (&s);
 
   sigemptyset (&mask);

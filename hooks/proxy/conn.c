@@ -264,7 +264,6 @@ close_upstream (struct conn *c)
   c->up_key[0] = '\0';
   c->u_rd = c->u_wr = c->u_eof = false;
   buf_free (&c->uin);
-  buf_free (&c->uout);
 }
 
 static void
@@ -289,6 +288,7 @@ conn_free (struct conn *c)
     }
   buf_free (&c->cin);
   buf_free (&c->cout);
+  buf_free (&c->uout);
   free (c->path);
   free (c->rule);
   c->path = c->rule = NULL;
@@ -349,6 +349,7 @@ respond_error (struct conn *c, int status, const char *reason_phrase, const char
   c->status = status;
   c->st = ST_DRAIN;
   close_upstream (c);
+  buf_free (&c->uout);
 }
 
 static void

@@ -49,6 +49,13 @@ t_eq "pids.max after -1" max "$(rd pids pids.max)"
 t_ok "set smaller period with quota" "$T" set "$P" '{"cpu":{"quota":20000,"period":50000}}'
 t_eq "cpu.cfs_period_us updated" 50000 "$(rd cpu cpu.cfs_period_us)"
 t_eq "cpu.cfs_quota_us updated" 20000 "$(rd cpu cpu.cfs_quota_us)"
+if [ -e "$R/cpu$P/cpu.cfs_burst_us" ]; then
+  t_ok "burst lowered with quota" "$T" set "$P" '{"cpu":{"quota":10000,"burst":5000}}'
+  t_eq "cpu.cfs_burst_us lowered" 5000 "$(rd cpu cpu.cfs_burst_us)"
+  t_ok "burst raised above the old quota" "$T" set "$P" '{"cpu":{"quota":40000,"burst":30000}}'
+  t_eq "cpu.cfs_burst_us raised" 30000 "$(rd cpu cpu.cfs_burst_us)"
+  t_eq "cpu.cfs_quota_us raised" 40000 "$(rd cpu cpu.cfs_quota_us)"
+fi
 t_ok "set memory down" "$T" set "$P" '{"memory":{"limit":33554432,"swap":33554432}}'
 t_eq "memory.limit_in_bytes lowered" 33554432 "$(rd memory memory.limit_in_bytes)"
 t_ok "set memory -1 (unlimited)" "$T" set "$P" '{"memory":{"limit":-1}}'
@@ -78,6 +85,8 @@ n_lines=$(wc -l </proc/$S/cgroup); n_in=$(grep -c ":$P\$" /proc/$S/cgroup)
 t_eq "every hierarchy in /proc/PID/cgroup" "$n_lines" "$n_in"
 t_match "pids lists the sleeper" "(^|$'\n')$S(\$|$'\n')" "$("$T" pids "$P")"
 t_match "stats: pids_current" 'pids_current=1' "$("$T" stats "$P")"
+"$T" create "$P" >"$T_TMP/o" 2>&1
+t_match "create refuses a cgroup with processes" 'not empty: 1 process' "$(cat "$T_TMP/o")"
 t_match "stats: memory_limit read back" "memory_limit=$(rd memory memory.limit_in_bytes)" "$("$T" stats "$P")"
 
 # freezer
@@ -113,6 +122,32 @@ t_eq "no pids left" "" "$("$T" pids "$P")"
 t_ok "destroy" "$T" destroy "$P"
 t_ok "nothing left" leftovers "$P"
 t_ok "destroy again (missing is fine)" "$T" destroy "$P"
+
+# the less common v1 files
+MAJ= MIN=
+for b in /sys/block/*; do
+  case ${b##*/} in loop*|ram*|zram*|nbd*) continue ;; esac
+  IFS=: read -r MAJ MIN <"$b/dev"; break
+done
+P2=$BASE/c2
+RES2='{"memory":{"limit":67108864,"kernel":33554432,"kernelTCP":16777216,"swappiness":10,"disableOOMKiller":true},"cpu":{"idle":1}}'
+if [ -n "$MAJ" ]; then
+  RES2=$(echo "$RES2" | sed "s/}\$/,\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":$MAJ,\"minor\":$MIN,\"rate\":1048576}],\"throttleWriteIOPSDevice\":[{\"major\":$MAJ,\"minor\":$MIN,\"rate\":100}]}}/")
+fi
+t_ok "create with oom/swappiness/kernel/idle/throttle" "$T" create "$P2" "$RES2"
+t_match "memory.oom_control oom_kill_disable 1" 'oom_kill_disable 1' "$(cat $R/memory$P2/memory.oom_control)"
+t_eq "memory.swappiness" 10 "$(cat $R/memory$P2/memory.swappiness)"
+t_eq "memory.kmem.tcp.limit_in_bytes" 16777216 "$(cat $R/memory$P2/memory.kmem.tcp.limit_in_bytes 2>&1)"
+[ -e $R/cpu$P2/cpu.idle ] && t_eq "cpu.idle" 1 "$(cat $R/cpu$P2/cpu.idle)"
+if [ -n "$MAJ" ]; then
+  t_eq "blkio.throttle.read_bps_device" "$MAJ:$MIN 1048576" "$(cat $R/blkio$P2/blkio.throttle.read_bps_device)"
+  t_eq "blkio.throttle.write_iops_device" "$MAJ:$MIN 100" "$(cat $R/blkio$P2/blkio.throttle.write_iops_device)"
+fi
+if [ -e $R/blkio$P2/blkio.bfq.weight ] || [ -e $R/blkio$P2/blkio.weight ]; then
+  t_ok "blkio weight" "$T" set "$P2" '{"blockIO":{"weight":500}}'
+  t_match "blkio (bfq) weight 500" '500' "$(cat $R/blkio$P2/blkio.bfq.weight $R/blkio$P2/blkio.weight 2>/dev/null)"
+fi
+t_ok "destroy c2" "$T" destroy "$P2"
 
 # failure half-way: the cpuset write fails after the dirs exist -> nothing left, our parent too
 F=$BASE/fail/deep

@@ -27,6 +27,8 @@ t_cleanup "kill -9 $S"
 t_ok "enter" $T enter "$P" "$S"
 t_eq "/proc/PID/cgroup 0:: line" "0::$P" "$(grep '^0::' /proc/$S/cgroup)"
 t_eq "pids" "$S" "$($T pids "$P")"
+$T create "$P" >"$T_TMP/o" 2>&1
+t_match "create refuses a cgroup with processes" 'not empty: 1 process' "$(cat "$T_TMP/o")"
 
 t_ok "freeze" $T freeze "$P"
 t_eq "cgroup.freeze 1" 1 "$(cat $R$P/cgroup.freeze)"

@@ -10,7 +10,8 @@ capsule-proxy that serves the inherited listening fds.
                                   print the answer's first bytes if one came
   probe.py icmp HOST              ICMP echo (raw socket, else ping socket);
                                   exit 0 only if a reply came
-  probe.py serve-tcp ADDR PORT BANNER   accept forever, send BANNER, close
+  probe.py serve-tcp ADDR PORT BANNER [LOG]  accept forever, send BANNER,
+                                  close (and log the peer)
   probe.py serve-udp ADDR PORT LOG      append every datagram to LOG
   probe.py stand-in-proxy LOG     serve fds 3 (listen), 4 (transparent),
                                   5 (udp dns), 6 (tcp dns): answer with the
@@ -96,14 +97,17 @@ def icmp(host):
     return 0
 
 
-def serve_tcp(addr, port, banner):
+def serve_tcp(addr, port, banner, log=None):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, int(port)))
     s.listen(64)
     while True:
-        c, _ = s.accept()
+        c, peer = s.accept()
+        if log:
+            with open(log, "a") as f:
+                f.write("%s\n" % peer[0])
         try:
             c.sendall(banner.encode())
         except OSError:
@@ -124,11 +128,28 @@ def serve_udp(addr, port, log):
 def stand_in_proxy(log):
     names = {3: "LISTEN", 4: "TRANSPARENT", 5: "DNS", 6: "DNSTCP"}
     socks = {}
+    ports = {3: (socket.SOCK_STREAM, 3128), 4: (socket.SOCK_STREAM, 3129), 5: (socket.SOCK_DGRAM, 53),
+             6: (socket.SOCK_STREAM, 53)}
     for fd, name in names.items():
         try:
             socks[fd] = socket.socket(fileno=fd)
         except OSError:
-            pass
+            if os.environ.get("STANDIN_BIND") != "1":
+                continue
+            # no inherited fd: bind the capsule's ports ourselves, then
+            # keep the fd number the names are keyed by
+            t, port = ports[fd]
+            b = socket.socket(socket.AF_INET, t)
+            b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            b.bind(("127.0.0.1", port))
+            if t == socket.SOCK_STREAM:
+                b.listen(64)
+            if b.fileno() == fd:
+                socks[fd] = b
+            else:
+                os.dup2(b.fileno(), fd)
+                b.close()
+                socks[fd] = socket.socket(fileno=fd)
     with open(log, "a") as f:
         f.write("START %d\n" % os.getpid())
     while True:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/capsule-test-hooks-XXXXXX";
@@ -101,6 +102,30 @@ test_failure_text (void)
   T_CHECK (signal (SIGCHLD, SIG_DFL) == SIG_IGN, "SIGCHLD disposition restored");
 }
 
+/* The hook's stdout and stderr are copied to the runtime's stderr. */
+static void
+test_output_to_stderr (void)
+{
+  cleanup_free char *log = xasprintf ("%s/runtime-stderr", tmpdir);
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0 || dup2 (fd, 2) < 0)
+        _exit (2);
+      char *args[] = { "sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL };
+      struct oci_hook h = { .path = "/bin/sh", .args = args, .args_len = 3 };
+      cr_error_t err = NULL;
+      _exit (cr_hook_run (&h, 0, "{}", &err) == 0 ? 0 : 1);
+    }
+  int st = 0;
+  waitpid (pid, &st, 0);
+  T_CHECK (WIFEXITED (st) && WEXITSTATUS (st) == 0, "hook in child: %#x", st);
+  cleanup_free char *out = slurp ("runtime-stderr");
+  T_CONTAINS (out, "to-stdout\n");
+  T_CONTAINS (out, "to-stderr\n");
+}
+
 static void
 test_stops_at_first_failure (void)
 {
@@ -187,6 +212,7 @@ main (void)
   test_args_env_stdin ();
   test_no_args_and_empty_env ();
   test_failure_text ();
+  test_output_to_stderr ();
   test_stops_at_first_failure ();
   test_timeout ();
   test_hook_ignores_stdin ();

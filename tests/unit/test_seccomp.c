@@ -10,7 +10,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,11 +205,12 @@ enosys_child (const struct oci_seccomp *s)
   return 0;
 }
 
+/* The allow lists carry what the ASan runtime needs too (mmap, sigaltstack...). */
 static void
 test_enosys_newer (void)
 {
   cleanup_config struct oci_config *c = cfg (
-      "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"getppid\",\"exit_group\",\"exit\",\"write\",\"rt_sigreturn\"],"
+      "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"getppid\",\"exit_group\",\"exit\",\"write\",\"rt_sigreturn\",\"mmap\",\"munmap\",\"mprotect\",\"madvise\",\"sigaltstack\",\"rt_sigaction\",\"rt_sigprocmask\",\"futex\",\"brk\",\"prctl\",\"gettid\",\"sched_yield\"],"
       "\"action\":\"SCMP_ACT_ALLOW\"}]}");
   if (c)
     {
@@ -215,7 +219,7 @@ test_enosys_newer (void)
     }
   /* with KILL as the default the stub still answers ENOSYS instead of killing */
   cleanup_config struct oci_config *k = cfg (
-      "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"syscalls\":[{\"names\":[\"getppid\",\"exit_group\",\"exit\",\"write\",\"rt_sigreturn\"],"
+      "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"syscalls\":[{\"names\":[\"getppid\",\"exit_group\",\"exit\",\"write\",\"rt_sigreturn\",\"mmap\",\"munmap\",\"mprotect\",\"madvise\",\"sigaltstack\",\"rt_sigaction\",\"rt_sigprocmask\",\"futex\",\"brk\",\"prctl\",\"gettid\",\"sched_yield\"],"
       "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"getpid\"],\"action\":\"SCMP_ACT_ERRNO\"}]}");
   if (k)
     {
@@ -368,6 +372,107 @@ test_fixtures (void)
     }
 }
 
+/* The notify fd reaches a listener with the containerProcessState JSON. */
+static void
+test_send_listener (void)
+{
+  cleanup_free char *path = xasprintf ("%s/agent.sock", tmpdir);
+  cleanup_close int lsock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "%s", path);
+  T_CHECK (bind (lsock, (struct sockaddr *) &addr, sizeof addr) == 0 && listen (lsock, 1) == 0, "listener");
+  cleanup_close int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  cleanup_error cr_error_t err = NULL;
+  T_CHECK (cr_seccomp_send_listener (path, fd, 4242, "MKNOD=/dev/null;Q=\"x\"", "{\"id\":\"c1\"}", &err) == 0,
+           "send: %s", err ? err->msg : "");
+  cleanup_close int conn = accept4 (lsock, NULL, NULL, SOCK_CLOEXEC);
+  char buf[1024] = "";
+  union { char b[CMSG_SPACE (sizeof (int))]; struct cmsghdr a; } ctl;
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
+  ssize_t n = recvmsg (conn, &mh, MSG_CMSG_CLOEXEC);
+  T_CHECK (n > 0, "recvmsg");
+  T_STREQ (buf, "{\"ociVersion\":\"1.2.0\",\"fds\":[\"seccompFd\"],\"pid\":4242,"
+                "\"metadata\":\"MKNOD=/dev/null;Q=\\\"x\\\"\",\"state\":{\"id\":\"c1\"}}");
+  struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
+  T_CHECK (cm && cm->cmsg_type == SCM_RIGHTS, "fd passed");
+  if (cm && cm->cmsg_type == SCM_RIGHTS)
+    {
+      int got;
+      memcpy (&got, CMSG_DATA (cm), sizeof got);
+      struct stat a, b;
+      T_CHECK (fstat (got, &a) == 0 && fstat (fd, &b) == 0 && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev,
+               "same file");
+      close (got);
+    }
+  cleanup_error cr_error_t e2 = NULL;
+  T_CHECK (cr_seccomp_send_listener (NULL, fd, 1, NULL, NULL, &e2) < 0, "no listener path");
+  T_STREQ (e2 ? e2->msg : NULL, "seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath: Invalid argument");
+}
+
+/* SCMP_ACT_NOTIFY end to end: the child hands its listener fd to us, we
+ * answer its mkdir with errno 77. */
+static void
+test_notify_roundtrip (void)
+{
+  cleanup_free char *path = xasprintf ("%s/notify.sock", tmpdir);
+  cleanup_close int lsock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "%s", path);
+  T_CHECK (bind (lsock, (struct sockaddr *) &addr, sizeof addr) == 0 && listen (lsock, 1) == 0, "listener");
+  /* never hang the suite if the child fails before connecting */
+  struct timeval tv = { .tv_sec = 20 };
+  setsockopt (lsock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  cleanup_config struct oci_config *c = cfg ("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"x\","
+                                             "\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}");
+  if (c == NULL)
+    return;
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      cr_error_t err = NULL;
+      int fd = -1;
+      if (cr_seccomp_load (c->linux_->seccomp, &fd, &err) < 0
+          || cr_seccomp_send_listener (path, fd, getpid (), "m", "{}", &err) < 0)
+        {
+          fprintf (stderr, "child: %s\n", err->msg);
+          _exit (1);
+        }
+      close (fd);
+      if (syscall (SYS_mkdir, "/nonexistent-capsule-dir/x", 0700) != -1 || errno != 77)
+        _exit (2);
+      _exit (0);
+    }
+  cleanup_close int conn = accept4 (lsock, NULL, NULL, SOCK_CLOEXEC);
+  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[512];
+  union { char b[CMSG_SPACE (sizeof (int))]; struct cmsghdr a; } ctl;
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
+  int nfd = -1;
+  if (recvmsg (conn, &mh, MSG_CMSG_CLOEXEC) > 0 && CMSG_FIRSTHDR (&mh))
+    memcpy (&nfd, CMSG_DATA (CMSG_FIRSTHDR (&mh)), sizeof nfd);
+  T_CHECK (nfd >= 0, "got the notify fd");
+  if (nfd >= 0)
+    {
+      struct seccomp_notif *req = NULL;
+      struct seccomp_notif_resp *resp = NULL;
+      T_CHECK (seccomp_notify_alloc (&req, &resp) == 0, "alloc");
+      T_CHECK (seccomp_notify_receive (nfd, req) == 0, "receive");
+      T_CHECK (req->data.nr == SYS_mkdir && req->pid == (uint32_t) pid, "nr %d pid %u", req->data.nr, req->pid);
+      resp->id = req->id;
+      resp->error = -77;
+      resp->val = 0;
+      resp->flags = 0;
+      T_CHECK (seccomp_notify_respond (nfd, resp) == 0, "respond");
+      seccomp_notify_free (req, resp);
+      close (nfd);
+    }
+  int st = 0;
+  waitpid (pid, &st, 0);
+  T_CHECK (WIFEXITED (st) && WEXITSTATUS (st) == 0, "notify child status %#x", st);
+}
+
 static void
 test_features (void)
 {
@@ -406,6 +511,9 @@ main (void)
   test_errors ();
   test_fixtures ();
   test_features ();
-  rmdir (tmpdir);
+  test_send_listener ();
+  test_notify_roundtrip ();
+  cleanup_error cr_error_t err = NULL;
+  rm_rf (tmpdir, &err);
   return t_done ();
 }

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Pure cgroup v2 VM: boots Debian's kernel (linux-image-amd64) under qemu
+# (TCG unless VM_ACCEL=kvm) with cgroup_no_v1=all and a busybox initramfs
+# carrying the runtime, the build's programs and tests/; the guest /init runs
+# every tests/vm/guest-*.sh and powers off.  Each guest script's
+# "N passed, N failed" line becomes one check here; a hard timeout bounds it.
+# env: VM_KERNEL (default newest /boot/vmlinuz-*), VM_ACCEL (tcg|kvm),
+#      VM_TIMEOUT (s, default 280), VM_TESTS (comma list of guest-* names),
+#      VM_KEEP (copy the serial log there)
+. "$CAPSULE_SRC/tests/lib.sh"
+t_need_root
+t_need_cmd qemu-system-x86_64 cpio gzip busybox bash jq ldd timeout
+[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
+kernel=${VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
+[ -n "$kernel" ] && [ -r "$kernel" ] || t_skip_all "no kernel in /boot (apt-get install linux-image-amd64)"
+kver=${kernel#*/vmlinuz-}
+[ -f "/lib/modules/$kver/modules.dep" ] || t_skip_all "no modules for $kver in /lib/modules"
+
+initrd=$T_TMP/initrd.cpio.gz
+t_ok "build initramfs" bash "$CAPSULE_SRC/tests/vm/mkinitramfs.sh" "$initrd" "$kver"
+[ -s "$initrd" ] || t_done
+sed 's/^/  /' "$T_TMP/out"
+
+accel=${VM_ACCEL:-tcg}
+case $accel in
+  kvm) accel_args=(-accel kvm -cpu host) ;;
+  *)   accel_args=(-accel tcg,thread=multi -cpu max) ;;
+esac
+LOG=$T_TMP/serial.log
+start=$(date +%s)
+timeout -s KILL "${VM_TIMEOUT:-280}" qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 1G \
+  -nographic -no-reboot -net none \
+  -kernel "$kernel" -initrd "$initrd" \
+  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 apparmor=1 capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}" \
+  </dev/null >"$LOG" 2>&1
+qrc=$?
+secs=$(( $(date +%s) - start ))
+tr -d '\r' <"$LOG" >"$LOG.txt"
+[ -n "${VM_KEEP:-}" ] && cp "$LOG.txt" "$VM_KEEP"
+echo "# qemu ($accel) exited with $qrc after ${secs}s, kernel $kver"
+
+boot=$(grep -m1 '^VM-BOOT' "$LOG.txt")
+echo "# $boot"
+t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2fs" "$boot"
+t_match "guest has the memory, pids and cpu controllers" "controllers=\[.*cpu.*memory.*pids" "$boot"
+grep '^VM-WARN' "$LOG.txt" | sed 's/^/# /'
+
+# One check per guest script, its output shown indented.
+ran=0
+while read -r name; do
+  ran=$((ran+1))
+  block=$(awk -v n="$name" '$0=="VM-TEST-BEGIN "n {on=1; next} on && /^VM-TEST-END / {print; exit} on' "$LOG.txt")
+  echo "# --- $name"
+  printf '%s\n' "$block" | grep -v '^VM-TEST-END' | sed 's/^/    /'
+  rc=$(printf '%s\n' "$block" | sed -n 's/^VM-TEST-END .* rc=\([0-9]*\)$/\1/p')
+  summary=$(printf '%s\n' "$block" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
+  if [ -z "$rc" ]; then
+    t_fail "$name: did not finish (VM timeout or crash)"
+  elif [ "$rc" = 77 ]; then
+    t_skip "$name: $(printf '%s\n' "$block" | grep -m1 '^SKIP' || echo skipped)"
+  elif [ -z "$summary" ]; then
+    t_fail "$name: no 'N passed, N failed' line (rc=$rc)"
+  elif [ "$rc" = 0 ] && [[ $summary =~ ^[0-9]+\ passed,\ 0\ failed ]]; then
+    t_pass "$name: $summary"
+  else
+    t_fail "$name: $summary (rc=$rc)"
+  fi
+done < <(sed -n 's/^VM-TEST-BEGIN //p' "$LOG.txt")
+[ $ran -gt 0 ] || { tail -30 "$LOG.txt" | sed 's/^/    /'; t_fail "no guest test ran"; }
+if grep -q '^VM-DONE' "$LOG.txt"; then t_pass "guest finished and powered off (${secs}s)"; else
+  t_fail "guest did not finish within ${VM_TIMEOUT:-280}s"; tail -15 "$LOG.txt" | sed 's/^/    /'; fi
+t_done
