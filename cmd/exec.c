@@ -24,7 +24,7 @@ CR_VERB (exec)
     { "ignore-paused", 0, false, E_IGNORE_PAUSED },
     { NULL, 0, false, 0 },
   };
-  struct cr_exec_opts o = { 0 };
+  struct cr_exec_opts o = { .no_new_privs = -1 };
   char *env[MAX_REPEAT], *caps[MAX_REPEAT];
   gid_t gids[MAX_REPEAT];
   o.env = env;
@@ -46,7 +46,8 @@ CR_VERB (exec)
         case E_PROCESS: o.process_path = arg; break;
         case E_DETACH: o.detach = on; break;
         case E_PIDFILE: o.pid_file = arg; break;
-        case E_NNP: o.no_new_privs = on; break;
+        case E_NNP: o.no_new_privs = on ? 1 : 0; break;
+        case E_IGNORE_PAUSED: o.ignore_paused = on; break;
         case E_CAP: if (o.caps_len < MAX_REPEAT) caps[o.caps_len++] = (char *) arg; break;
         case E_PRESERVE: o.preserve_fds = atoi (arg); break;
         default: break; /* labels: no LSM active here; cgroup: sub-cgroups not supported, the container's is used */
@@ -65,7 +66,12 @@ CR_VERB (exec)
   struct cr_context ctx = { .root = g->root, .systemd_cgroup = g->systemd_cgroup };
   cr_error_t err = NULL;
   int code = cr_container_exec (&ctx, &o, &err);
+  /* runc: any failure of exec itself is "exec failed: ..." with status 255. */
   if (code < 0)
-    return cr_error_report (&err);
+    {
+      cr_error_wrap (&err, "exec failed");
+      cr_error_report (&err);
+      return 255;
+    }
   return code;
 }

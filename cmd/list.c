@@ -44,7 +44,7 @@ CR_VERB (list)
       if (de->d_name[0] == '.')
         continue;
       cr_error_t err = NULL;
-      char *state = cr_container_state_json (&ctx, de->d_name, false, &err);
+      char *state = cr_container_state_json (&ctx, de->d_name, false, true, &err);
       if (state == NULL)
         {
           cr_error_release (&err);
@@ -60,7 +60,7 @@ CR_VERB (list)
       else
         {
           /* Pull the few fields out of our own JSON: the shape is fixed. */
-          char pid[32] = "0", status[32] = "", bundle[4096] = "", created[64] = "";
+          char pid[32] = "0", status[32] = "", bundle[4096] = "", created[64] = "", owner[64] = "";
           const char *p;
           if ((p = strstr (state, "\"pid\":")))
             sscanf (p + 6, "%31[0-9]", pid);
@@ -70,7 +70,9 @@ CR_VERB (list)
             sscanf (p + 10, "%4095[^\"]", bundle);
           if ((p = strstr (state, "\"created\":\"")))
             sscanf (p + 11, "%63[^\"]", created);
-          printf ("%-12s%-12s%-12s%-12s%-32s%s\n", de->d_name, pid, status, bundle, created, "root");
+          if ((p = strstr (state, "\"owner\":\"")))
+            sscanf (p + 9, "%63[^\"]", owner);
+          printf ("%-12s%-12s%-12s%-12s%-32s%s\n", de->d_name, pid, status, bundle, created, owner);
         }
       free (state);
     }

@@ -42,7 +42,7 @@ static const char default_spec[] =
   "\t\t\"resources\": {\n\t\t\t\"devices\": [\n\t\t\t\t{\n\t\t\t\t\t\"allow\": false,\n\t\t\t\t\t\"access\": \"rwm\"\n\t\t\t\t}\n\t\t\t]\n\t\t},\n"
   "\t\t\"namespaces\": [\n"
   "\t\t\t{\"type\": \"pid\"},\n\t\t\t{\"type\": \"network\"},\n\t\t\t{\"type\": \"ipc\"},\n"
-  "\t\t\t{\"type\": \"uts\"},\n\t\t\t{\"type\": \"mount\"},\n\t\t\t{\"type\": \"cgroup\"}\n"
+  "\t\t\t{\"type\": \"uts\"},\n\t\t\t{\"type\": \"mount\"}\n"
   "\t\t],\n"
   "\t\t\"maskedPaths\": [\n"
   "\t\t\t\"/proc/acpi\",\n\t\t\t\"/proc/asound\",\n\t\t\t\"/proc/kcore\",\n\t\t\t\"/proc/keys\",\n"

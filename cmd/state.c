@@ -22,7 +22,7 @@ CR_VERB (state)
     }
   struct cr_context ctx = { .root = g->root, .systemd_cgroup = g->systemd_cgroup };
   cr_error_t err = NULL;
-  char *json = cr_container_state_json (&ctx, argv[optind], true, &err);
+  char *json = cr_container_state_json (&ctx, argv[optind], true, false, &err);
   if (json == NULL)
     return cr_error_report (&err);
   puts (json);

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -471,7 +472,7 @@ load_stored_config (int dirfd)
 }
 
 char *
-cr_container_state_json (struct cr_context *ctx, const char *id, bool pretty, cr_error_t *err)
+cr_container_state_json (struct cr_context *ctx, const char *id, bool pretty, bool with_owner, cr_error_t *err)
 {
   cleanup_close int dirfd = -1;
   struct cr_state st;
@@ -479,7 +480,14 @@ cr_container_state_json (struct cr_context *ctx, const char *id, bool pretty, cr
     return NULL;
   cleanup_config struct oci_config *c = load_stored_config (dirfd);
   cleanup_free const char **ann = annotation_list (c);
-  char *json = cr_state_oci_json (&st, cr_state_status (dirfd, &st), ann, pretty);
+  const char *owner = NULL;
+  struct stat sb;
+  if (with_owner && fstat (dirfd, &sb) == 0)
+    {
+      struct passwd *pw = getpwuid (sb.st_uid);
+      owner = pw ? pw->pw_name : "";
+    }
+  char *json = cr_state_oci_json_owner (&st, cr_state_status (dirfd, &st), ann, owner, pretty);
   cr_state_release (&st);
   return json;
 }

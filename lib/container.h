@@ -38,7 +38,7 @@ int cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bo
 int cr_container_kill (struct cr_context *ctx, const char *id, int sig, bool all, cr_error_t *err);
 int cr_container_delete (struct cr_context *ctx, const char *id, bool force, cr_error_t *err);
 /* OCI state JSON of a container (malloc'd). */
-char *cr_container_state_json (struct cr_context *ctx, const char *id, bool pretty, cr_error_t *err);
+char *cr_container_state_json (struct cr_context *ctx, const char *id, bool pretty, bool with_owner, cr_error_t *err);
 /* Load a container's state; *dirfd gets the (locked if lock) state dir. */
 int cr_container_load (struct cr_context *ctx, const char *id, bool lock, int *dirfd, struct cr_state *st, cr_error_t *err);
 

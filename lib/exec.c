@@ -59,7 +59,7 @@ build_process (const struct cr_exec_opts *o, struct oci_config *c, cr_error_t *e
     }
   if (o->args_len == 0)
     {
-      cr_error (err, 0, "exec: process args cannot be empty");
+      cr_error (err, 0, "exec args cannot be empty");
       return NULL;
     }
   p = steal_pointer (&c->process);
@@ -93,11 +93,15 @@ build_process (const struct cr_exec_opts *o, struct oci_config *c, cr_error_t *e
     }
   if (o->additional_gids_len)
     {
-      free (p->user.additional_gids);
-      p->user.additional_gids = xmalloc0 (sizeof (uint32_t) * o->additional_gids_len);
+      /* appended to the config's, like runc */
+      size_t n0 = p->user.additional_gids_len;
+      uint32_t *g = realloc (p->user.additional_gids, sizeof (uint32_t) * (n0 + o->additional_gids_len));
+      if (g == NULL)
+        abort ();
       for (size_t i = 0; i < o->additional_gids_len; i++)
-        p->user.additional_gids[i] = (uint32_t) o->additional_gids[i];
-      p->user.additional_gids_len = o->additional_gids_len;
+        g[n0 + i] = (uint32_t) o->additional_gids[i];
+      p->user.additional_gids = g;
+      p->user.additional_gids_len = n0 + o->additional_gids_len;
     }
   if (o->caps_len)
     {
@@ -117,8 +121,8 @@ build_process (const struct cr_exec_opts *o, struct oci_config *c, cr_error_t *e
             }
         }
     }
-  if (o->no_new_privs)
-    p->no_new_privileges = true;
+  if (o->no_new_privs >= 0)
+    p->no_new_privileges = o->no_new_privs > 0;
   p->terminal = o->tty;
   return p;
 }
@@ -137,10 +141,12 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
   if (cr_container_load (ctx, o->id, false, &dirfd, &st, err) < 0)
     return -1;
   const char *status = cr_state_status (dirfd, &st);
-  if (strcmp (status, "running") != 0 && strcmp (status, "created") != 0)
+  bool paused_ok = o->ignore_paused && strcmp (status, "paused") == 0;
+  if (strcmp (status, "running") != 0 && strcmp (status, "created") != 0 && !paused_ok)
     {
-      int r = strcmp (status, "paused") == 0 ? cr_error (err, 0, "cannot exec in a paused container")
-                                             : cr_error (err, 0, "cannot exec in a stopped container");
+      int r = strcmp (status, "paused") == 0
+                  ? cr_error (err, 0, "cannot exec in a paused container (use --ignore-paused to override)")
+                  : cr_error (err, 0, "cannot exec in a stopped container");
       cr_state_release (&st);
       return r;
     }
@@ -249,6 +255,9 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
       close (sv[0]);
       prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       prctl (PR_SET_DUMPABLE, 0, 0, 0, 0); /* CVE-2019-5736: the container cannot open our exe */
+      /* Wait until the parent has put us in every cgroup hierarchy. */
+      if (cr_sync_expect (sv[1], CR_SYNC_GO, NULL, &e) < 0)
+        _exit (255);
       int mask = ~(CLONE_NEWPID | CLONE_NEWTIME);
       if (cr_ns_join (joins, nj, mask, &e) < 0)
         goto child_fail;
@@ -280,6 +289,8 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
         char *exe = cr_process_find_exec (p, &e);
         if (exe == NULL)
           goto child_fail;
+        /* The death signal survives execve: a detached process must outlive us. */
+        prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
         cr_init_finish_process (p, c->linux_, exe, o->preserve_fds, capsule.confine, capsule.confine_data, &e);
       }
     child_fail:
@@ -301,10 +312,15 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
   cr_state_release (&st);
   if (pid < 0)
     return cr_error (err, fork_errno, "fork exec process");
-  if (have_cg && cg.v2_dirfd < 0 && cr_cgroup_enter (&cg, pid, err) < 0)
+  /* CLONE_INTO_CGROUP covers the v2 hierarchy only: v1 and hybrid hosts need the
+   * writes, done before the child may go on. */
+  if ((have_cg && (cg.v2_dirfd < 0 || cg.mode != CR_CGROUP_V2) && cr_cgroup_enter (&cg, pid, err) < 0)
+      || cr_sync_send (sync_fd, CR_SYNC_GO, NULL, -1, err) < 0)
     {
       kill (pid, SIGKILL);
       waitpid (pid, NULL, 0);
+      if (have_cg)
+        cr_cgroup_release (&cg);
       return -1;
     }
   if (have_cg)

@@ -24,7 +24,8 @@ struct cr_exec_opts
   size_t caps_len;
   gid_t *additional_gids;
   size_t additional_gids_len;
-  bool tty, detach, no_new_privs;
+  bool tty, detach, ignore_paused;
+  int no_new_privs;          /* -1: as the config says, else 0/1 (--no-new-privs[=false]) */
   const char *console_socket;
   const char *pid_file;
   int preserve_fds;

@@ -5,6 +5,8 @@
 #include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -62,6 +64,48 @@ run_hooks_in_child (const struct cr_init_args *a, enum oci_hook_kind kind, const
   return 0;
 }
 
+/* The container's own /etc/passwd entry for uid (no NSS: it is not our libc's business). */
+static char *
+passwd_home (uid_t uid)
+{
+  cleanup_fclose FILE *f = fopen ("/etc/passwd", "re");
+  char line[1024];
+  while (f && fgets (line, sizeof line, f))
+    {
+      char *fields[7] = { 0 };
+      char *save = NULL, *tok = line;
+      int n = 0;
+      /* strsep keeps empty fields, unlike strtok */
+      while (n < 7 && (fields[n] = strsep (&tok, ":\n")) != NULL)
+        n++;
+      (void) save;
+      if (n >= 6 && fields[2] && (uid_t) strtoul (fields[2], NULL, 10) == uid && fields[5] && *fields[5])
+        return xstrdup (fields[5]);
+    }
+  return NULL;
+}
+
+/* process.env, plus HOME from the container's passwd (or "/") when unset, like runc. */
+static char **
+env_with_home (const struct oci_process *p)
+{
+  size_t n = p->env_len;
+  char **env = xmalloc0 (sizeof (char *) * (n + 2));
+  bool has_home = false;
+  for (size_t i = 0; i < n; i++)
+    {
+      env[i] = p->env[i];
+      if (strncmp (p->env[i], "HOME=", 5) == 0)
+        has_home = true;
+    }
+  if (!has_home)
+    {
+      cleanup_free char *home = passwd_home (getuid ());
+      env[n] = xasprintf ("HOME=%s", home ? home : "/");
+    }
+  return env;
+}
+
 int
 cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, const char *exe, int preserve_fds,
                         int (*confine) (const void *, cr_error_t *), const void *confine_data, cr_error_t *err)
@@ -85,7 +129,8 @@ cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, 
     return -1;
   if (sc && !seccomp_early && cr_seccomp_load (sc, NULL, err) < 0)
     return -1;
-  execve (exe, p->args, p->env ? p->env : (char *[]){ NULL });
+  cleanup_free char **env = env_with_home (p);
+  execve (exe, p->args, env);
   return cr_error_errno (err, "exec `%s`", exe);
 }
 

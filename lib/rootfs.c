@@ -190,7 +190,8 @@ mount_cgroup (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
   struct dirent *de;
   while ((de = readdir (d)))
     {
-      if (de->d_name[0] == '.')
+      /* What runc shows on v1/hybrid: the controllers, not the unified or named hierarchies. */
+      if (de->d_name[0] == '.' || strcmp (de->d_name, "unified") == 0 || strcmp (de->d_name, "systemd") == 0)
         continue;
       cleanup_free char *hostdir = xasprintf ("/sys/fs/cgroup/%s", de->d_name);
       struct stat st;
@@ -220,8 +221,7 @@ mount_cgroup (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
       if (mount (NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL) < 0)
         return cr_error_errno (err, "remount cgroup `%s`", dst);
     }
-  if (ro && mount (NULL, tmppath, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "mode=755") < 0)
-    return cr_error_errno (err, "remount cgroup tmpfs read-only");
+  /* Like runc the tmpfs itself stays rw (it is empty but for the mount points); each hierarchy is ro. */
   return 0;
 }
 
@@ -520,7 +520,7 @@ mask_path (const char *path, int *nullfd, cr_error_t *err)
   cleanup_free char *tp = fd_path (fd);
   if (S_ISDIR (st.st_mode))
     {
-      if (mount ("tmpfs", tp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=000") < 0)
+      if (mount ("tmpfs", tp, "tmpfs", MS_RDONLY, NULL) < 0)
         return cr_error_errno (err, "mask directory `%s`", path);
       return 0;
     }

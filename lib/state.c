@@ -260,6 +260,13 @@ cr_now_rfc3339 (void)
 char *
 cr_state_oci_json (const struct cr_state *s, const char *status, const char *const *annotations, bool pretty)
 {
+  return cr_state_oci_json_owner (s, status, annotations, NULL, pretty);
+}
+
+char *
+cr_state_oci_json_owner (const struct cr_state *s, const char *status, const char *const *annotations, const char *owner,
+                         bool pretty)
+{
   yajl_gen g = yajl_gen_alloc (NULL);
   if (g == NULL)
     return NULL;
@@ -273,7 +280,7 @@ cr_state_oci_json (const struct cr_state *s, const char *status, const char *con
   GEN_STR (g, "bundle", s->bundle);
   GEN_STR (g, "rootfs", s->rootfs);
   GEN_STR (g, "created", s->created);
-  GEN_STR (g, "owner", "");
+  /* runc's key order: annotations come before owner. */
   if (annotations && annotations[0])
     {
       yajl_gen_string (g, (const unsigned char *) "annotations", 11);
@@ -282,6 +289,7 @@ cr_state_oci_json (const struct cr_state *s, const char *status, const char *con
         GEN_STR (g, annotations[i], annotations[i + 1]);
       yajl_gen_map_close (g);
     }
+  GEN_STR (g, "owner", owner ? owner : "");
   yajl_gen_map_close (g);
   const unsigned char *buf;
   size_t len;

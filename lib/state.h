@@ -49,6 +49,10 @@ const char *cr_state_status (int dirfd, const struct cr_state *s);
 /* The OCI state JSON (runc's shape) for `state` and for hooks' stdin. */
 char *cr_state_oci_json (const struct cr_state *s, const char *status, const char *const *annotations /* k,v,...,NULL */, bool pretty);
 
+/* Same, with "owner" filled (list shows the state dir's owner, like runc). */
+char *cr_state_oci_json_owner (const struct cr_state *s, const char *status, const char *const *annotations,
+                               const char *owner, bool pretty);
+
 /* Current time as RFC 3339 nanoseconds. */
 char *cr_now_rfc3339 (void);
 

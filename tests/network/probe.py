@@ -13,6 +13,8 @@ capsule-proxy that serves the inherited listening fds.
   probe.py serve-tcp ADDR PORT BANNER [LOG]  accept forever, send BANNER,
                                   close (and log the peer)
   probe.py serve-udp ADDR PORT LOG      append every datagram to LOG
+  probe.py serve-http ADDR PORT LOG     HTTP 200 "HTTP-OK METHOD PATH" to
+                                  anything, each request logged
   probe.py stand-in-proxy LOG     serve fds 3 (listen), 4 (transparent),
                                   5 (udp dns), 6 (tcp dns): answer with the
                                   port's name, log each contact; SO_ORIGINAL_DST
@@ -115,6 +117,27 @@ def serve_tcp(addr, port, banner, log=None):
         c.close()
 
 
+def serve_http(addr, port, log):
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            with open(log, "a") as f:
+                f.write("%s %s\n" % (self.command, self.path))
+            body = ("HTTP-OK %s %s\n" % (self.command, self.path)).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = answer
+
+        def log_message(self, *a):
+            pass
+
+    http.server.ThreadingHTTPServer((addr, int(port)), H).serve_forever()
+
+
 def serve_udp(addr, port, log):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -186,6 +209,8 @@ def main(a):
             return icmp(*a[1:])
         if cmd == "serve-tcp":
             return serve_tcp(*a[1:])
+        if cmd == "serve-http":
+            return serve_http(*a[1:])
         if cmd == "serve-udp":
             return serve_udp(*a[1:])
         if cmd == "stand-in-proxy":

@@ -21,9 +21,9 @@ start_origin() {
 start_proxy() {
   PROXY_PORT=$(free_port)
   AUDIT=${AUDIT:-$T_TMP/audit.jsonl}
-  "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --audit "$AUDIT" --capsule-id test "$@" >"$T_TMP/proxy.out" 2>&1 &
+  "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --audit "$AUDIT" ${PROXY_ID:+--capsule-id "$PROXY_ID"} "$@" >"$T_TMP/proxy.out" 2>&1 &
   PROXY_PID=$!
-  t_cleanup "kill -9 $PROXY_PID"
+  t_cleanup "kill $PROXY_PID"
   local i; for i in $(seq 50); do grep -q ready "$T_TMP/proxy.out" 2>/dev/null && return 0; sleep 0.1; done
   echo "proxy did not start"; cat "$T_TMP/proxy.out"; return 1
 }

@@ -39,9 +39,9 @@ tr -d '\r' <"$LOG" >"$LOG.txt"
 [ -n "${VM_KEEP:-}" ] && cp "$LOG.txt" "$VM_KEEP"
 echo "# qemu ($accel) exited with $qrc after ${secs}s, kernel $kver"
 
-boot=$(grep -m1 '^VM-BOOT' "$LOG.txt")
+boot=$(grep -m1 -o 'VM-BOOT.*' "$LOG.txt")
 echo "# $boot"
-t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2fs" "$boot"
+t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2 v1=0 " "$boot"
 t_match "guest has the memory, pids and cpu controllers" "controllers=\[.*cpu.*memory.*pids" "$boot"
 grep '^VM-WARN' "$LOG.txt" | sed 's/^/# /'
 

@@ -1,0 +1,160 @@
+#!/bin/bash
+# capsule-proxy benchmark (issue 4): wrk -t1 -c32 for 10 s against nginx on
+# loopback serving 1 KiB, direct and through squid, tinyproxy and
+# capsule-proxy (100 rules + audit on); RSS with 1000 idle keep-alive
+# connections; CONNECT tunnel throughput on a 1 GiB transfer vs direct.
+# Not part of ctest (timing).  Prints a markdown table.
+# Env: DURATION (10s), CONNS (32), PROXY (capsule-proxy binary).
+set -u
+src=$(cd "$(dirname "$0")/../../.." && pwd)
+build=${CAPSULE_BUILD:-$src/build}
+PROXY=${PROXY:-$build/hooks/proxy/capsule-proxy}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+for c in wrk nginx curl python3; do command -v $c >/dev/null || { echo "SKIP: needs $c"; exit 77; }; done
+[ -x "$PROXY" ] || { echo "SKIP: $PROXY not built"; exit 77; }
+T=$(mktemp -d /tmp/capsule-bench.XXXXXX)
+chmod 755 "$T"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$T"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for i in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+# --- origin: nginx, 1 worker, 1 KiB and a sparse 1 GiB file
+NG=$(port)
+mkdir -p "$T/www/ok" "$T/nginx"
+head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$T/www/ok/1k"
+truncate -s 1G "$T/www/ok/1g"
+cat >"$T/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+user root;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path $T/nginx; proxy_temp_path $T/nginx; fastcgi_temp_path $T/nginx;
+  uwsgi_temp_path $T/nginx; scgi_temp_path $T/nginx;
+  server { listen 127.0.0.1:$NG; root $T/www; }
+}
+CONF
+nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >/dev/null 2>&1 & pids+=($!)
+wait_port "$NG" || exit 1
+URL=http://127.0.0.1:$NG/ok/1k
+
+# --- capsule-proxy: 98 rules that do not match + GET and CONNECT rules that do (100), audit on
+CP=$(port)
+args=()
+for i in $(seq 1 98); do args+=(--allow "GET,POST api$i.example.com/v$i/*"); done
+args+=(--allow "GET 127.0.0.1:$NG/ok/*" --allow "CONNECT 127.0.0.1:$NG")
+"$PROXY" --listen 127.0.0.1:$CP --audit "$T/audit.jsonl" --capsule-id bench "${args[@]}" >"$T/cp.log" 2>&1 & CPID=$!; pids+=($CPID)
+wait_port "$CP" || exit 1
+
+# --- squid and tinyproxy, if installed
+SQ=; TP=
+if command -v squid >/dev/null; then
+  SQ=$(port); mkdir -p "$T/squid"; chown proxy "$T/squid" 2>/dev/null
+  cat >"$T/squid/squid.conf" <<CONF
+http_port 127.0.0.1:$SQ
+http_access allow all
+cache deny all
+access_log none
+cache_log $T/squid/cache.log
+pid_filename $T/squid/squid.pid
+coredump_dir $T/squid
+workers 1
+shutdown_lifetime 0 seconds
+CONF
+  squid -N -f "$T/squid/squid.conf" >/dev/null 2>&1 & pids+=($!)
+  wait_port "$SQ" || SQ=
+fi
+if command -v tinyproxy >/dev/null; then
+  TP=$(port); mkdir -p "$T/tp"
+  cat >"$T/tp/tp.conf" <<CONF
+Port $TP
+Listen 127.0.0.1
+Timeout 600
+MaxClients 1024
+LogLevel Critical
+User nobody
+Group nogroup
+CONF
+  tinyproxy -d -c "$T/tp/tp.conf" >/dev/null 2>&1 & pids+=($!)
+  wait_port "$TP" || TP=
+fi
+
+cat >"$T/abs.lua" <<LUA
+wrk.path = "$URL"
+wrk.headers["Host"] = "127.0.0.1:$NG"
+LUA
+# run_wrk NAME PORT [lua]: prints "req/s p50 p99"
+run_wrk() {
+  local out
+  if [ -n "${3:-}" ]; then out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$2/" 2>&1)
+  else out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$URL" 2>&1); fi
+  echo "$out" >"$T/wrk-$1.txt"
+  local rps p50 p99 non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  echo "${rps:-0} ${p50:--} ${p99:--} ${non2xx:-0}"
+}
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000} else print "nan" }'; }
+
+declare -A R
+R[direct]=$(run_wrk direct "$NG")
+[ -n "$SQ" ] && R[squid]=$(run_wrk squid "$SQ" "$T/abs.lua")
+[ -n "$TP" ] && R[tinyproxy]=$(run_wrk tinyproxy "$TP" "$T/abs.lua")
+R[capsule-proxy]=$(run_wrk capsule "$CP" "$T/abs.lua")
+lines=$(wc -l <"$T/audit.jsonl")
+"$PROXY" audit-verify "$T/audit.jsonl" >/dev/null && chain=intact || chain=BROKEN
+
+echo
+echo "| client path (wrk -t1 -c$CONNS $DURATION, 1 KiB) | req/s | p50 | p99 | non-2xx |"
+echo "|---|---:|---:|---:|---:|"
+for k in direct squid tinyproxy capsule-proxy; do
+  [ -n "${R[$k]:-}" ] || { echo "| $k | not installed | | | |"; continue; }
+  set -- ${R[$k]}
+  echo "| $k | $1 | $2 | $3 | $4 |"
+done
+d=(${R[direct]}); c=(${R[capsule-proxy]})
+echo
+echo "capsule-proxy / direct req/s: $(awk -v a="${c[0]}" -v b="${d[0]}" 'BEGIN{printf "%.2f", a/b}')"
+[ -n "${R[squid]:-}" ] && { s=(${R[squid]}); echo "capsule-proxy / squid req/s: $(awk -v a="${c[0]}" -v b="${s[0]}" 'BEGIN{printf "%.2f", a/b}')"; }
+echo "added p99 latency (capsule-proxy - direct): $(awk -v a="$(to_ms "${c[2]}")" -v b="$(to_ms "${d[2]}")" 'BEGIN{printf "%.3f ms", a-b}')"
+echo "audit: $lines lines, chain $chain"
+
+# --- RSS with 1000 idle keep-alive connections
+cat >"$T/idle.py" <<'PY'
+import socket, sys, time, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+port, url, host, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+socks = []
+req = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (url, host)).encode()
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port)); s.sendall(req); socks.append(s)
+for s in socks:
+    got = b""
+    while b"\r\n\r\n" not in got or len(got) < 1024: got += s.recv(65536)
+print("ready", flush=True)
+time.sleep(float(sys.argv[5]))
+PY
+rss0=$(awk '/VmRSS/ {print $2}' /proc/$CPID/status)
+python3 "$T/idle.py" "$CP" "$URL" "127.0.0.1:$NG" 1000 6 >"$T/idle.out" 2>&1 & IP=$!
+for i in $(seq 100); do grep -q ready "$T/idle.out" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+rss=$(awk '/VmRSS/ {print $2}' /proc/$CPID/status)
+conns=$(ls /proc/$CPID/fd | wc -l)
+wait $IP
+echo "RSS with 1000 idle keep-alive connections: $((rss/1024)).$(( (rss%1024)*10/1024 )) MiB (VmRSS ${rss} kB, before ${rss0} kB, $conns fds open)"
+
+# --- CONNECT tunnel throughput, 1 GiB
+speed() { curl -s -o /dev/null -w '%{speed_download}' "$@" "http://127.0.0.1:$NG/ok/1g"; }
+ds=$(speed); ts=$(speed -p -x "http://127.0.0.1:$CP")
+echo "1 GiB direct: $(awk -v s="$ds" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), through CONNECT: $(awk -v s="$ts" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), ratio $(awk -v a="$ts" -v b="$ds" 'BEGIN{printf "%.2f", a/b}')"
+# (CONNECT needs a rule without a path restriction for this host:port)

@@ -1,0 +1,34 @@
+# Helpers for capsule tests: source after tests/lib.sh.
+ATTACK="$CAPSULE_BUILD/tests/capsule/capsule-attack"
+CROOT="$T_TMP/root"
+R() { "$RUNTIME" --root "$CROOT" "$@"; }
+
+# capsule_env_check: skip everything when this build cannot run capsules.
+capsule_env_check() {
+  t_need_root
+  t_need_cmd jq busybox
+  [ -x "$RUNTIME" ] || t_skip_all "no runtime at $RUNTIME"
+  [ -x "$ATTACK" ] || t_skip_all "capsule-attack not built ($ATTACK)"
+  # Hermetic: no node policy unless a test writes one.
+  export CAPSULE_POLICY="$T_TMP/policy.json"
+  local b="$T_TMP/probe"
+  mk_bundle "$b" /bin/true >/dev/null 2>&1 || t_skip_all "cannot make a bundle"
+  cfg_set "$b" '.annotations["capsule/agent"]="probe"'
+  local out
+  out=$(R run -b "$b" probe-$$ 2>&1)
+  if [[ "$out" == *"not available in this build"* ]]; then
+    t_skip_all "capsule mode is not wired into this runtime build (lib/capsule_glue.c)"
+  fi
+  R delete -f probe-$$ >/dev/null 2>&1
+}
+
+# capsule_bundle DIR ARGS...: a busybox bundle with capsule-attack and a capsule annotation.
+capsule_bundle() {
+  local b=$1; shift
+  mk_bundle "$b" "$@" || return 1
+  cp "$ATTACK" "$b/rootfs/bin/capsule-attack"
+  cfg_set "$b" '.annotations["capsule/agent"]="test-agent"'
+}
+
+# audit_of ID: the capsule's audit log (no policy audit dir: beside the state dirs).
+audit_of() { cat "$CROOT/.capsule-audit/$1.jsonl" 2>/dev/null; }
