@@ -1,54 +1,126 @@
+/* Where the container lifecycle meets capsule mode.  Plain containers pass
+ * through untouched; for a capsule, admission may refuse or tighten the
+ * config, the network hooks are inserted, the effective configuration is
+ * stored as capsule.json, init gets Landlock + the capsule seccomp filter,
+ * and the monitor takes over timeout and kill switch once init exists. */
 #include "capsule_glue.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
-/* Until capsule mode is wired in: every container is a plain one, except
- * that a capsule-annotated config is refused rather than run unconfined
- * (capsule mode fails closed, SPEC §4). */
+#include "admission.h"
+#include "confine.h"
+#include "log.h"
+#include "monitor.h"
+#include "netcontain.h"
+#include "util.h"
+
+/* capsule-hook lives beside capsule-runc when installed, and in
+ * hooks/netns/ of the build tree; CAPSULE_HOOK overrides both. */
+static char *
+find_hook (void)
+{
+  const char *env = getenv ("CAPSULE_HOOK");
+  if (env && *env)
+    return xstrdup (env);
+  char exe[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return NULL;
+  exe[n] = '\0';
+  char *dir = dirname (exe);
+  const char *cands[] = { "%s/capsule-hook", "%s/../hooks/netns/capsule-hook", "%s/../libexec/capsule-runc/capsule-hook" };
+  for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+    {
+      char *p = xasprintf (cands[i], dir);
+      char real[PATH_MAX];
+      if (access (p, X_OK) == 0 && realpath (p, real))
+        {
+          free (p);
+          return xstrdup (real);
+        }
+      free (p);
+    }
+  return NULL;
+}
+
 int
 capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int dirfd, struct capsule_glue *g,
                     cr_error_t *err)
 {
-  (void) id;
-  (void) root;
-  (void) dirfd;
   memset (g, 0, sizeof *g);
-  for (size_t i = 0; i < c->annotations_len; i++)
-    if (strncmp (c->annotations[i].key, "capsule/", 8) == 0)
-      return cr_error (err, 0, "annotation %s: capsule mode is not available in this build", c->annotations[i].key);
+  cleanup_free char *state_dir = cr_state_dir (root, id);
+  struct capsule_effective *eff = NULL;
+  if (capsule_admit (c, id, root, state_dir, &eff, err) < 0)
+    return -1;
+  if (eff == NULL)
+    return 0;
+  g->enabled = true;
+  g->eff = eff;
+  g->confine = capsule_confine_child_cb;
+  g->confine_data = eff;
+
+  /* Network containment is not optional for a capsule: no hook, no capsule. */
+  cleanup_free char *hook = find_hook ();
+  if (hook == NULL)
+    return cr_error (err, 0, "capsule %s: the network hook `capsule-hook` was not found (set CAPSULE_HOOK)", id);
+  if (netcontain_add_hooks (c, state_dir, hook, err) < 0)
+    return cr_error_wrap (err, "capsule %s: network containment", id);
+
+  cleanup_free char *json = capsule_effective_to_json (eff, true);
+  if (json == NULL)
+    return cr_error (err, ENOMEM, "serialise capsule.json");
+  if (write_file_at (dirfd, "capsule.json", json, strlen (json), err) < 0)
+    return -1;
   return 0;
 }
 
 int
 capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st, cr_error_t *err)
 {
-  (void) g;
-  (void) root;
   (void) dirfd;
-  (void) st;
-  (void) err;
-  return 0;
+  if (!g->enabled)
+    return 0;
+  cleanup_free char *state_dir = cr_state_dir (root, st->id);
+  return capsule_started (root, state_dir, g->eff, st->pid, st->cgroup_path, err);
 }
 
 void
 capsule_glue_release (struct capsule_glue *g)
 {
-  (void) g;
+  if (g->eff)
+    capsule_effective_free (g->eff);
+  memset (g, 0, sizeof *g);
 }
 
 void
 capsule_glue_abort (const char *root, const char *id)
 {
-  (void) root;
-  (void) id;
+  capsule_admit_abort (root, id);
+  cleanup_free char *state_dir = cr_state_dir (root, id);
+  cr_error_t e = NULL;
+  if (access (state_dir, F_OK) == 0 && netcontain_cleanup (state_dir, &e) < 0)
+    cr_log_warning ("network cleanup of %s: %s", id, e->msg);
+  cr_error_release (&e);
 }
 
 void
 capsule_glue_delete (const char *root, const char *id, int dirfd)
 {
-  (void) root;
-  (void) id;
-  (void) dirfd;
+  if (faccessat (dirfd, "capsule.json", F_OK, 0) < 0 && faccessat (dirfd, "netns", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return;
+  cleanup_free char *state_dir = cr_state_dir (root, id);
+  cr_error_t e = NULL;
+  if (netcontain_cleanup (state_dir, &e) < 0)
+    cr_log_warning ("network cleanup of %s: %s", id, e->msg);
+  cr_error_release (&e);
+  if (capsule_release (state_dir, &e) < 0)
+    cr_log_warning ("capsule release of %s: %s", id, e->msg);
+  cr_error_release (&e);
 }
 
 int
@@ -56,11 +128,31 @@ capsule_glue_exec (const struct oci_config *c, struct oci_process *p, const char
                    struct capsule_glue *g, cr_error_t *err)
 {
   (void) c;
-  (void) p;
-  (void) root;
-  (void) id;
   (void) dirfd;
-  (void) err;
   memset (g, 0, sizeof *g);
+  cleanup_free char *state_dir = cr_state_dir (root, id);
+  struct capsule_effective *eff = NULL;
+  if (capsule_effective_load (state_dir, &eff, err) < 0)
+    {
+      /* No capsule.json: a plain container. */
+      if (*err && (*err)->status == ENOENT)
+        {
+          cr_error_release (err);
+          return 0;
+        }
+      return -1;
+    }
+  if (eff == NULL)
+    return 0;
+  if (capsule_restrict_process (eff, p, err) < 0)
+    {
+      capsule_effective_free (eff);
+      return -1;
+    }
+  p->no_new_privileges = true;
+  g->enabled = true;
+  g->eff = eff;
+  g->confine = capsule_confine_child_cb;
+  g->confine_data = eff;
   return 0;
 }

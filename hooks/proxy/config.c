@@ -315,13 +315,18 @@ config_build_policy (const struct proxy_config *c, struct policy **policy, struc
         egress_rules_free (rules, k);
         return -1;
       }
-  /* Resolve the rules' names once, now (wildcards: on first use). */
-  for (size_t i = 0; i < k; i++)
-    if (rules[i].kind == EGRESS_HOST_NAME)
-      {
-        struct resolve_addrs a;
-        resolver_get (res, rules[i].host, rules[i].kind, &a);
-      }
+  /* Resolve the rules' names once, now, all in parallel (wildcards: on first use). */
+  if (!c->check)
+    {
+      const char **names = calloc (k ? k : 1, sizeof *names);
+      size_t nn = 0;
+      for (size_t i = 0; names && i < k; i++)
+        if (rules[i].kind == EGRESS_HOST_NAME)
+          names[nn++] = rules[i].host;
+      if (names)
+        resolver_prefetch (res, names, nn, 5000);
+      free (names);
+    }
   if (policy_compile (rules, k, policy, err) < 0)
     {
       resolver_free (res);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 struct rentry
 {
@@ -119,6 +120,91 @@ resolver_pin (struct resolver *r, const char *spec, cr_error_t *err)
   return 0;
 }
 
+static void
+store_ai (struct rentry *e, const struct addrinfo *res)
+{
+  e->addrs.n = 0;
+  for (const struct addrinfo *ai = res; ai && e->addrs.n < RESOLVE_MAX_ADDRS; ai = ai->ai_next)
+    if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= sizeof (struct sockaddr_storage))
+      {
+        memset (&e->addrs.a[e->addrs.n], 0, sizeof e->addrs.a[0]);
+        memcpy (&e->addrs.a[e->addrs.n++], ai->ai_addr, ai->ai_addrlen);
+      }
+}
+
+void
+resolver_prefetch (struct resolver *r, const char *const *hosts, size_t n, int timeout_ms)
+{
+  /* All names at once (glibc's async resolver), bounded wait; the rest
+   * resolve on first use. */
+  struct gaicb *cbs = calloc (n, sizeof *cbs);
+  struct gaicb **list = calloc (n, sizeof *list);
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+  size_t k = 0;
+  for (size_t i = 0; cbs && list && i < n; i++)
+    {
+      struct rentry *e = lookup (r, hosts[i], true);
+      if (e->addrs.n > 0) /* pinned */
+        continue;
+      bool dup = false;
+      for (size_t j = 0; j < k && !dup; j++)
+        dup = strcmp (cbs[j].ar_name, hosts[i]) == 0;
+      if (dup)
+        continue;
+      cbs[k].ar_name = hosts[i];
+      cbs[k].ar_request = &hints;
+      list[k] = &cbs[k];
+      k++;
+    }
+  if (k > 0 && getaddrinfo_a (GAI_NOWAIT, list, k, NULL) == 0)
+    {
+      struct timespec end;
+      clock_gettime (CLOCK_MONOTONIC, &end);
+      end.tv_sec += timeout_ms / 1000;
+      end.tv_nsec += (timeout_ms % 1000) * 1000000L;
+      if (end.tv_nsec >= 1000000000L)
+        end.tv_sec++, end.tv_nsec -= 1000000000L;
+      for (;;)
+        {
+          size_t pending = 0;
+          for (size_t i = 0; i < k; i++)
+            pending += gai_error (list[i]) == EAI_INPROGRESS;
+          struct timespec now;
+          clock_gettime (CLOCK_MONOTONIC, &now);
+          if (pending == 0 || now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+            break;
+          struct timespec left = { end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec };
+          if (left.tv_nsec < 0)
+            left.tv_sec--, left.tv_nsec += 1000000000L;
+          gai_suspend ((const struct gaicb *const *) list, k, &left);
+        }
+      for (size_t i = 0; i < k; i++)
+        {
+          int st = gai_error (list[i]);
+          if (st == EAI_INPROGRESS)
+            {
+              gai_cancel (list[i]);
+              continue; /* still resolving: the result is leaked to glibc, resolved on first use */
+            }
+          struct rentry *e = lookup (r, list[i]->ar_name, true);
+          if (st == 0)
+            store_ai (e, list[i]->ar_result);
+          else
+            e->failed = true;
+          if (list[i]->ar_result)
+            freeaddrinfo (list[i]->ar_result);
+          list[i]->ar_result = NULL;
+        }
+    }
+  free (list);
+  /* cbs may still be referenced by cancelled in-flight requests: keep it */
+  bool inflight = false;
+  for (size_t i = 0; i < k; i++)
+    inflight |= gai_error (&cbs[i]) == EAI_INPROGRESS;
+  if (!inflight)
+    free (cbs);
+}
+
 int
 resolver_get (struct resolver *r, const char *host, enum egress_host_kind kind, struct resolve_addrs *out)
 {
@@ -135,12 +221,7 @@ resolver_get (struct resolver *r, const char *host, enum egress_host_kind kind, 
       struct addrinfo *res = NULL;
       if (getaddrinfo (host, NULL, &hints, &res) != 0)
         e->failed = true;
-      for (struct addrinfo *ai = res; ai && e->addrs.n < RESOLVE_MAX_ADDRS; ai = ai->ai_next)
-        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) && ai->ai_addrlen <= sizeof (struct sockaddr_storage))
-          {
-            memset (&e->addrs.a[e->addrs.n], 0, sizeof e->addrs.a[0]);
-            memcpy (&e->addrs.a[e->addrs.n++], ai->ai_addr, ai->ai_addrlen);
-          }
+      store_ai (e, res);
       if (res)
         freeaddrinfo (res);
     }

@@ -23,6 +23,8 @@ struct resolver *resolver_new (void);
 void resolver_free (struct resolver *r);
 /* "host=ip[,ip]" (capsule/dns.pin item). */
 int resolver_pin (struct resolver *r, const char *spec, cr_error_t *err);
+/* Resolve many names concurrently, waiting at most timeout_ms in total. */
+void resolver_prefetch (struct resolver *r, const char *const *hosts, size_t n, int timeout_ms);
 /* Addresses of a normalised host (IP literals resolve to themselves).  0 ok
  * (n may be 0: no address), -1 resolution failed. */
 int resolver_get (struct resolver *r, const char *host, enum egress_host_kind kind, struct resolve_addrs *out);
