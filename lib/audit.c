@@ -24,6 +24,8 @@ struct audit_log
   char prev[65];     /* hex hash of the last line */
   off_t known_end;   /* file size after our last write/read */
   bool dirty;
+  bool hold;         /* keep the lock between appends (audit_hold) */
+  bool locked;
 };
 
 static void
@@ -31,8 +33,13 @@ sha256_hex (const char *data, size_t len, char out[65])
 {
   unsigned char md[SHA256_DIGEST_LENGTH];
   EVP_Digest (data, len, md, NULL, EVP_sha256 (), NULL);
+  static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-    snprintf (out + 2 * i, 3, "%02x", md[i]);
+    {
+      out[2 * i] = hex[md[i] >> 4];
+      out[2 * i + 1] = hex[md[i] & 15];
+    }
+  out[64] = '\0';
 }
 
 size_t
@@ -154,11 +161,14 @@ audit_open (const char *path, struct audit_log **out, cr_error_t *err)
 static int
 append_locked (struct audit_log *log, const char *json_object, size_t jl, cr_error_t *err)
 {
-  struct stat st;
-  if (fstat (log->fd, &st) < 0)
-    return cr_error_errno (err, "stat audit log `%s`", log->path);
-  if (st.st_size != log->known_end && reload_head (log, err) < 0)
-    return -1;
+  if (!log->locked)
+    {
+      struct stat st;
+      if (fstat (log->fd, &st) < 0)
+        return cr_error_errno (err, "stat audit log `%s`", log->path);
+      if (st.st_size != log->known_end && reload_head (log, err) < 0)
+        return -1;
+    }
 
   struct timespec ts;
   clock_gettime (CLOCK_REALTIME, &ts);
@@ -182,7 +192,7 @@ append_locked (struct audit_log *log, const char *json_object, size_t jl, cr_err
     return cr_error_wrap (err, "appending to audit log `%s`", log->path);
   log->seq++;
   sha256_hex (line, n - 1, log->prev);
-  log->known_end = st.st_size + n;
+  log->known_end += n;
   log->dirty = true;
   return 0;
 }
@@ -195,11 +205,31 @@ audit_append (struct audit_log *log, const char *json_object, cr_error_t *err)
     return cr_error (err, 0, "audit: not a JSON object: `%.40s`", json_object);
   if (memchr (json_object, '\n', jl))
     return cr_error (err, 0, "audit: newline in audit record");
-  if (flock (log->fd, LOCK_EX) < 0)
+  bool was_locked = log->locked;
+  if (!was_locked && flock (log->fd, LOCK_EX) < 0)
     return cr_error_errno (err, "locking audit log `%s`", log->path);
   int ret = append_locked (log, json_object, jl, err);
-  flock (log->fd, LOCK_UN);
+  if (log->hold && ret == 0)
+    log->locked = true;
+  else
+    {
+      flock (log->fd, LOCK_UN);
+      log->locked = false;
+    }
   return ret;
+}
+
+void
+audit_hold (struct audit_log *log, bool hold)
+{
+  if (!log)
+    return;
+  log->hold = hold;
+  if (!hold && log->locked)
+    {
+      flock (log->fd, LOCK_UN);
+      log->locked = false;
+    }
 }
 
 int

@@ -27,6 +27,10 @@ struct audit_log;
 int audit_open (const char *path, struct audit_log **out, cr_error_t *err);
 /* json_object: a complete JSON object text ("{...}"), no newline. */
 int audit_append (struct audit_log *log, const char *json_object, cr_error_t *err);
+/* Batching for a busy single-threaded writer: with hold set, the lock taken
+ * by the first append is kept (and the file not re-checked) until
+ * audit_hold (log, false).  Other writers wait at most that long. */
+void audit_hold (struct audit_log *log, bool hold);
 /* fdatasync if anything was written since the last sync. */
 int audit_sync (struct audit_log *log, cr_error_t *err);
 void audit_close (struct audit_log *log);

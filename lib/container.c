@@ -373,6 +373,10 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     return cr_error (err, clone_errno, "clone container init");
   guard.child = pid;
   st.pid = pid;
+  st.start_time = cr_proc_start_time (pid);
+  /* Recorded at once: a runtime killed from here on leaves a pid for `delete --force`. */
+  if (cr_state_write (dirfd, &st, err) < 0)
+    return -1;
 
   /* 6. From the outside: id maps, cgroup membership; then let it go. */
   if ((new_flags & CLONE_NEWUSER) && write_id_maps (pid, c, err) < 0)

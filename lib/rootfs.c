@@ -190,8 +190,8 @@ mount_cgroup (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
   struct dirent *de;
   while ((de = readdir (d)))
     {
-      /* What runc shows on v1/hybrid: the controllers, not the unified or named hierarchies. */
-      if (de->d_name[0] == '.' || strcmp (de->d_name, "unified") == 0 || strcmp (de->d_name, "systemd") == 0)
+      /* What runc shows on v1/hybrid: the v1 hierarchies (name=systemd too), not the unified one. */
+      if (de->d_name[0] == '.' || strcmp (de->d_name, "unified") == 0)
         continue;
       cleanup_free char *hostdir = xasprintf ("/sys/fs/cgroup/%s", de->d_name);
       struct stat st;

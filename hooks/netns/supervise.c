@@ -264,8 +264,6 @@ sup_cleanup (struct sup *s)
   cleanup_error cr_error_t err = NULL;
 
   sup_stop_proxy (s);
-  if (netcontain_pidfile_read (sf) == getpid ())
-    unlink (sf);
   /* Leave our cgroups so they can be removed (move to each root). */
   if (read_file (lf, &list, NULL, &err) == 0)
     {
@@ -283,6 +281,9 @@ sup_cleanup (struct sup *s)
           rmdir (l);
         }
     }
+  /* Last: teardown waits for this file to go before it tidies up. */
+  if (netcontain_pidfile_read (sf) == getpid ())
+    unlink (sf);
 }
 
 int

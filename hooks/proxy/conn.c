@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BUF_SZ (HTTP_MAX_HEAD + 1024)
@@ -881,6 +882,41 @@ flush_buf (int fd, struct buf *b, bool *ready, bool *progress)
   return 0;
 }
 
+/* Write a generated buffer a, then bl bytes at b, with one writev.
+ * *from_b says how many bytes of b went out (the caller consumes them). */
+static int
+write2 (int fd, struct buf *a, const char *b, size_t bl, bool *ready, size_t *from_b, bool *progress)
+{
+  *from_b = 0;
+  size_t al = buf_len (a);
+  if (!*ready || (al == 0 && bl == 0))
+    return 0;
+  struct iovec iov[2];
+  int n = 0;
+  if (al)
+    iov[n++] = (struct iovec){ a->d + a->s, al };
+  if (bl)
+    iov[n++] = (struct iovec){ (void *) b, bl };
+  struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+  ssize_t w = sendmsg (fd, &mh, MSG_NOSIGNAL);
+  if (w < 0)
+    {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        {
+          *ready = false;
+          return 0;
+        }
+      return errno == EINTR ? 0 : -1;
+    }
+  if (w > 0)
+    *progress = true;
+  size_t wa = (size_t) w < al ? (size_t) w : al;
+  if (wa)
+    buf_consume (a, wa);
+  *from_b = w - wa;
+  return 0;
+}
+
 /* Tunnel: move bytes one direction with splice through a pipe (or plain
  * copy when the pipe could not be made). */
 static int
@@ -1016,120 +1052,108 @@ step (struct conn *c, bool *progress)
       }
     case ST_FORWARD:
       {
-        /* client -> upstream: generated head, then request body */
-        if (flush_buf (c->ufd, &c->uout, &c->u_wr, progress) < 0)
-          return -1;
-        if (buf_len (&c->uout) == 0 && !c->reqb.done)
+        /* client -> upstream: generated head and request body in one writev */
+        if (!c->reqb.done || c->req_pending)
           {
-            ssize_t r = do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
+            ssize_t r = c->reqb.done ? 0 : do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
             if (r < 0)
               return -1;
             if (r > 0)
               *progress = true;
-            if (c->req_pending == 0 && buf_len (&c->cin))
+            if (c->req_pending == 0 && !c->reqb.done && buf_len (&c->cin))
               {
                 ssize_t k = http_body_scan (&c->reqb, c->cin.d + c->cin.s, buf_len (&c->cin));
                 if (k < 0)
                   return -1; /* framing error mid-body: nothing sane to answer */
                 c->req_pending = k;
               }
-            if (c->req_pending)
-              {
-                ssize_t w = do_write (c->ufd, c->cin.d + c->cin.s, c->req_pending, &c->u_wr);
-                if (w < 0)
-                  return -1;
-                if (w > 0)
-                  {
-                    buf_consume (&c->cin, w);
-                    c->req_pending -= w;
-                    c->up_bytes += w;
-                    *progress = true;
-                  }
-              }
-            if (c->c_eof && !c->reqb.done && c->req_pending == 0)
+          }
+        {
+          size_t from_body = 0;
+          if (write2 (c->ufd, &c->uout, c->cin.d ? c->cin.d + c->cin.s : NULL, c->req_pending, &c->u_wr, &from_body,
+                      progress) < 0)
+            return -1;
+          if (from_body)
+            {
+              buf_consume (&c->cin, from_body);
+              c->req_pending -= from_body;
+              c->up_bytes += from_body;
+            }
+          if (c->c_eof && !c->reqb.done && c->req_pending == 0)
+            return -1;
+        }
+
+        /* upstream -> client: response head(s) and body in one writev */
+        {
+          ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read (c->ufd, &c->uin, &c->u_rd, &c->u_eof);
+          if (r < 0)
+            {
+              c->u_eof = true;
+              if (!c->resp_head_done && buf_len (&c->cout) == 0)
+                {
+                  c->status = 502;
+                  exchange_done (c);
+                  respond_error (c, 502, "Bad Gateway", "upstream connection failed");
+                  *progress = true;
+                  return 0;
+                }
               return -1;
-          }
-        /* upstream -> client: response head(s), then body */
-        if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
-          return -1;
-        if (buf_len (&c->cout) == 0)
-          {
-            ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read (c->ufd, &c->uin, &c->u_rd, &c->u_eof);
-            if (r < 0)
-              {
-                c->u_eof = true;
-                if (!c->resp_head_done)
-                  {
-                    c->status = 502;
-                    exchange_done (c);
-                    respond_error (c, 502, "Bad Gateway", "upstream connection failed");
-                    *progress = true;
-                    return 0;
-                  }
+            }
+          if (r > 0)
+            *progress = true;
+          if (!c->resp_head_done && buf_len (&c->cout) == 0 && buf_len (&c->uin))
+            {
+              int hl = handle_response_head (c);
+              if (hl < 0)
+                {
+                  c->status = 502;
+                  exchange_done (c);
+                  respond_error (c, 502, "Bad Gateway", "malformed response from upstream");
+                  *progress = true;
+                  return 0;
+                }
+              if (hl > 0)
+                {
+                  buf_consume (&c->uin, hl);
+                  c->down_bytes += hl;
+                  *progress = true;
+                }
+            }
+          if (c->resp_head_done && !c->respb.done && c->resp_pending == 0 && buf_len (&c->uin))
+            {
+              ssize_t k = http_body_scan (&c->respb, c->uin.d + c->uin.s, buf_len (&c->uin));
+              if (k < 0)
                 return -1;
-              }
-            if (r > 0)
-              *progress = true;
-            if (!c->resp_head_done && buf_len (&c->uin))
-              {
-                int hl = handle_response_head (c);
-                if (hl < 0)
-                  {
-                    c->status = 502;
-                    exchange_done (c);
-                    respond_error (c, 502, "Bad Gateway", "malformed response from upstream");
-                    *progress = true;
-                    return 0;
-                  }
-                if (hl > 0)
-                  {
-                    buf_consume (&c->uin, hl);
-                    c->down_bytes += hl;
-                    *progress = true;
-                    return 0; /* flush the head first */
-                  }
-              }
-            if (c->resp_head_done && !c->respb.done)
-              {
-                if (c->resp_pending == 0 && buf_len (&c->uin))
-                  {
-                    ssize_t k = http_body_scan (&c->respb, c->uin.d + c->uin.s, buf_len (&c->uin));
-                    if (k < 0)
-                      return -1;
-                    c->resp_pending = k;
-                  }
-              }
-            if (c->resp_pending)
-              {
-                ssize_t w = do_write (c->cfd, c->uin.d + c->uin.s, c->resp_pending, &c->c_wr);
-                if (w < 0)
+              c->resp_pending = k;
+            }
+          size_t from_body = 0;
+          if (write2 (c->cfd, &c->cout, c->uin.d ? c->uin.d + c->uin.s : NULL, c->resp_pending, &c->c_wr, &from_body,
+                      progress) < 0)
+            return -1;
+          if (from_body)
+            {
+              buf_consume (&c->uin, from_body);
+              c->resp_pending -= from_body;
+              c->down_bytes += from_body;
+            }
+          if (c->u_eof && c->resp_pending == 0 && buf_len (&c->cout) == 0)
+            {
+              if (c->resp_head_done && c->respb.kind == HTTP_BODY_EOF)
+                c->respb.done = true;
+              else if (!(c->resp_head_done && c->respb.done))
+                {
+                  if (!c->resp_head_done && c->down_bytes == 0)
+                    {
+                      c->status = 502;
+                      exchange_done (c);
+                      respond_error (c, 502, "Bad Gateway", "upstream closed without a response");
+                      *progress = true;
+                      return 0;
+                    }
                   return -1;
-                if (w > 0)
-                  {
-                    buf_consume (&c->uin, w);
-                    c->resp_pending -= w;
-                    c->down_bytes += w;
-                    *progress = true;
-                  }
-              }
-            if (c->u_eof && c->resp_pending == 0)
-              {
-                if (c->resp_head_done && c->respb.kind == HTTP_BODY_EOF)
-                  c->respb.done = true;
-                else if (!(c->resp_head_done && c->respb.done))
-                  {
-                    if (!c->resp_head_done && c->down_bytes == 0)
-                      {
-                        c->status = 502;
-                        exchange_done (c);
-                        respond_error (c, 502, "Bad Gateway", "upstream closed without a response");
-                        *progress = true;
-                        return 0;
-                      }
-                    return -1;
-                  }
-              }
-          }
+                }
+            }
+        }
         /* exchange complete? */
         if (c->resp_head_done && c->respb.done && c->resp_pending == 0 && buf_len (&c->cout) == 0)
           {
@@ -1140,8 +1164,8 @@ step (struct conn *c, bool *progress)
             if (c->u_close_after || buf_len (&c->uin) || c->close_after)
               close_upstream (c); /* extra bytes from upstream = broken framing */
             c->u_close_after = false;
-            buf_trim (&c->uin);
-            buf_trim (&c->uout);
+            /* buffers stay while the connection is busy; conn_timers frees
+             * them once it has been idle for a second */
             if (c->close_after)
               return -1;
             c->st = ST_HEAD;
@@ -1232,6 +1256,14 @@ conn_timers (struct proxy *px)
           if (c->in_exchange)
             exchange_done (c);
           conn_free (c);
+        }
+      else if (c->st == ST_HEAD && now - c->last_ms >= 1000)
+        {
+          /* idle keep-alive connection: hold no buffers */
+          buf_trim (&c->cin);
+          buf_trim (&c->cout);
+          buf_trim (&c->uin);
+          buf_trim (&c->uout);
         }
     }
 }

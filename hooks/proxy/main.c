@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -397,6 +398,7 @@ main (int argc, char **argv)
       struct epoll_event evs[256];
       int n = epoll_wait (px.epfd, evs, 256, 1000);
       px.now_ms = proxy_now_ms ();
+      audit_hold (px.audit, true); /* one flock per batch of events */
       for (int i = 0; i < n; i++)
         {
           struct ev *ev = evs[i].data.ptr;
@@ -446,12 +448,16 @@ main (int argc, char **argv)
         }
       /* freed only now: a later event of this batch may name a closed connection */
       conn_reap (&px);
+      audit_hold (px.audit, false);
       if (px.now_ms - last_timer >= 1000)
         {
           last_timer = px.now_ms;
           conn_timers (&px);
           dns_timers (&px);
           audit_sync (px.audit, NULL);
+          /* give buffers of finished exchanges back to the kernel, so
+           * idle keep-alive connections cost (almost) nothing */
+          malloc_trim (0);
         }
     }
   conn_close_all (&px);

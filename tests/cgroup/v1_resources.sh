@@ -89,6 +89,13 @@ t_match "stats: pids_current" 'pids_current=1' "$("$T" stats "$P")"
 t_match "create refuses a cgroup with processes" 'not empty: 1 process' "$(cat "$T_TMP/o")"
 t_match "stats: memory_limit read back" "memory_limit=$(rd memory memory.limit_in_bytes)" "$("$T" stats "$P")"
 
+# memory limit enforced: a 100M buffer inside a 32M cgroup (memsw = limit: no swap) is OOM-killed
+t_ok "memory 32M, memsw 32M" "$T" set "$P" '{"memory":{"limit":33554432,"swap":33554432}}'
+sh -c "echo \$\$ > $R/memory$P/cgroup.procs; exec dd if=/dev/zero of=/dev/null bs=100M count=1" >/dev/null 2>&1
+t_eq "100M allocation inside is killed" 137 "$?"
+t_match "stats oom_kill_count" 'oom_kill_count=[1-9]' "$("$T" stats "$P")"
+"$T" set "$P" '{"memory":{"limit":-1}}' >/dev/null 2>&1
+
 # freezer
 t_ok "freeze" "$T" freeze "$P"
 t_eq "freezer.state FROZEN" FROZEN "$(rd freezer freezer.state)"

@@ -156,14 +156,15 @@ t_match "poststop got stopped state" "^poststop stopped hooks-$$" "$(grep ^posts
 cfg_set "$B" 'del(.hooks)'
 
 # --- a runtime killed mid-create leaves nothing delete --force cannot clean ------
-cfg_set "$B" '.process.args=["/bin/true"] | .hooks={createRuntime:[{path:"/bin/sleep",args:["sleep","30"]}]}'
-R create -b "$B" "crash-$$" &
+cfg_set "$B" '.process.args=["/bin/true"] | .hooks={createRuntime:[{path:"/bin/sleep",args:["sleep","29.5"]}]}'
+"$RUNTIME" --root "$ROOT" create -b "$B" "crash-$$" &   # the runtime itself, not a subshell
 rpid=$!
 sleep 1
 kill -9 $rpid; wait $rpid 2>/dev/null
 t_ok "delete --force after a killed create" R delete --force "crash-$$"
 t_eq "state dir gone" "" "$(ls "$ROOT")"
-t_eq "no process of the container left" "" "$(pgrep -f "capsule-runc --root $ROOT" || true)"
+t_eq "no runtime or container process left" "" "$(pgrep -f -- "--root $ROOT" || true)"
+pkill -f "sleep 29.5" 2>/dev/null || true
 cfg_set "$B" 'del(.hooks)'
 
 t_done

@@ -117,6 +117,7 @@ in_cgroup() {
            [ -e "$d/capsule-test/'"$name"'/cgroup.procs" ] && echo $$ >"$d/capsule-test/'"$name"'/cgroup.procs"; done
          exec "$@"' sh "$@" &
   BG_PID=$!
+  disown $BG_PID
 }
 # own_netns PID: PID is in a netns other than ours.
 own_netns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }

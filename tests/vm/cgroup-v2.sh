@@ -17,7 +17,7 @@ kver=${kernel#*/vmlinuz-}
 [ -f "/lib/modules/$kver/modules.dep" ] || t_skip_all "no modules for $kver in /lib/modules"
 
 initrd=$T_TMP/initrd.cpio.gz
-t_ok "build initramfs" bash "$CAPSULE_SRC/tests/vm/mkinitramfs.sh" "$initrd" "$kver"
+t_ok "build initramfs" env RUNTIME="$RUNTIME" CAPSULE_SRC="$CAPSULE_SRC" CAPSULE_BUILD="$CAPSULE_BUILD" bash "$CAPSULE_SRC/tests/vm/mkinitramfs.sh" "$initrd" "$kver"
 [ -s "$initrd" ] || t_done
 sed 's/^/  /' "$T_TMP/out"
 

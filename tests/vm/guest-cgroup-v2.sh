@@ -67,6 +67,13 @@ run "stats" "$T" stats "$P"
 has "stats pids_current" "pids_current=1" "$(cat /tmp/cgv2.out)"
 has "stats memory_limit" "memory_limit=67108864" "$(cat /tmp/cgv2.out)"
 
+# memory.max enforced: a 100M buffer inside a 32M cgroup without swap is OOM-killed
+run "memory 32M, no swap" "$T" set "$P" '{"memory":{"limit":33554432,"swap":33554432}}'
+sh -c "echo \$\$ > $R$P/cgroup.procs; exec dd if=/dev/zero of=/dev/null bs=100M count=1" >/dev/null 2>&1
+eq "100M allocation inside is killed" 137 "$?"
+has "stats oom_kill_count" "oom_kill_count=1" "$("$T" stats "$P")"
+"$T" set "$P" '{"memory":{"limit":-1}}' >/dev/null 2>&1
+
 # eBPF device filter: from inside, /dev/null allowed, /dev/zero denied
 run "device filter" "$T" set "$P" '{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}'
 eq "null readable inside" 0 "$(sh -c "echo \$\$ > $R$P/cgroup.procs; head -c1 /dev/null | wc -c" 2>&1 | tr -d ' ')"

@@ -75,9 +75,13 @@ rss() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # Capsule row: only when the runtime accepts the annotation.
 cap_note="not measured"
-jq '.annotations={"capsule/profile":"default"}' "$W/test/config.json" >"$W/cap.json"
-mkdir -p "$W/cap" && cp "$W/cap.json" "$W/cap/config.json"
-if R test run -b "$W/cap" capprobe-$$ >"$W/capprobe" 2>&1; then
+# The probe run must show a seccomp filter (Seccomp: 2), i.e. real confinement.
+mkdir -p "$W/cap"
+jq '.annotations={"capsule/profile":"default"}' "$W/test/config.json" >"$W/cap/config.json"
+jq '.process.args=["/bin/sh","-c","grep Seccomp: /proc/self/status; grep -q \"^Seccomp:.*2\" /proc/self/status"]' \
+  "$W/cap/config.json" >"$W/capprobe.json"
+mkdir -p "$W/capprobe-b" && cp "$W/capprobe.json" "$W/capprobe-b/config.json"
+if R test run -b "$W/capprobe-b" capprobe-$$ >"$W/capprobe" 2>&1; then
   echo "# capsule run /bin/true x$N"
   for i in $(seq "$N"); do
     t0=$(now); R test run -b "$W/cap" k$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
@@ -85,7 +89,7 @@ if R test run -b "$W/cap" capprobe-$$ >"$W/capprobe" 2>&1; then
   done
   cap_note=measured
 else
-  cap_note="capsule run failed: $(head -c 200 "$W/capprobe" | tr '\n' ' ')"
+  cap_note="no confined capsule run (probe: $(head -c 200 "$W/capprobe" | tr '\n' ' '))"
 fi
 
 read -r rm_ref rmed_ref rp_ref <<<"$(stats "$W/run-ref")"
