@@ -19,7 +19,9 @@ print_stats (const char *id, const struct cr_cgroup_stats *s)
           "\"throttling\":{\"periods\":%llu,\"throttledPeriods\":%llu,\"throttledTime\":%llu}},"
           "\"memory\":{\"cache\":%llu,\"usage\":{\"limit\":%llu,\"usage\":%llu,\"max\":%llu,\"failcnt\":%llu},"
           "\"swap\":{\"limit\":%llu,\"usage\":%llu}},"
-          "\"pids\":{\"current\":%llu,\"limit\":%llu}}}\n",
+          "\"pids\":{\"current\":%llu,\"limit\":%llu},"
+          /* the sections runc always has, empty where not collected */
+          "\"blkio\":{},\"cpuset\":{},\"hugetlb\":{},\"intel_rdt\":{},\"network_interfaces\":null}}\n",
           id, (unsigned long long) s->cpu_usage_total, (unsigned long long) s->cpu_usage_kernel,
           (unsigned long long) s->cpu_usage_user, (unsigned long long) s->cpu_periods,
           (unsigned long long) s->cpu_throttled_periods, (unsigned long long) s->cpu_throttled_time,

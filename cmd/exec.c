@@ -50,7 +50,9 @@ CR_VERB (exec)
         case E_IGNORE_PAUSED: o.ignore_paused = on; break;
         case E_CAP: if (o.caps_len < MAX_REPEAT) caps[o.caps_len++] = (char *) arg; break;
         case E_PRESERVE: o.preserve_fds = atoi (arg); break;
-        default: break; /* labels: no LSM active here; cgroup: sub-cgroups not supported, the container's is used */
+        case E_APPARMOR: o.apparmor = arg; break;
+        case E_LABEL: o.process_label = arg; break;
+        default: break; /* --cgroup: sub-cgroups not supported, the container's is used */
         }
     }
   if (id < 0)

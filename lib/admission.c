@@ -22,6 +22,7 @@
 #include "landlock.h"
 #include "lease.h"
 #include "policy.h"
+#include "state.h"
 #include "util.h"
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -81,38 +82,69 @@ capsule_audit_path (const char *policy_audit_dir, const char *id, const char *st
   return xasprintf ("%s/.capsule-audit/%s.jsonl", root, id);
 }
 
-static int
-audit_write (const char *audit_path, const char *line, cr_error_t *err)
+/* One open log per process: `run` writes admission, created and deleted
+ * lines, and opening the chain (and syncing it at close) once is cheaper. */
+static struct audit_log *audit_cached;
+static char *audit_cached_path;
+
+static void
+audit_cache_close (void)
 {
-  cleanup_free char *dir = xstrdup (audit_path);
-  char *slash = strrchr (dir, '/');
-  if (slash)
-    *slash = '\0';
-  if (slash && mkdir_p (dir, 0700, err) < 0)
-    return -1;
-  struct audit_log *log = NULL;
-  if (audit_open (audit_path, &log, err) < 0)
-    return -1;
-  int r = audit_append (log, line, err);
-  if (r == 0)
-    r = audit_sync (log, err);
-  audit_close (log);
-  return r;
+  if (audit_cached)
+    audit_close (audit_cached);
+  free (audit_cached_path);
+  audit_cached = NULL;
+  audit_cached_path = NULL;
 }
 
 void
+capsule_audit_forget (void)
+{
+  /* After fork + closing fds: the handle's fd is not ours any more. */
+  audit_cached = NULL;
+  audit_cached_path = NULL;
+}
+
+static int
+audit_write (const char *audit_path, const char *line, cr_error_t *err)
+{
+  if (audit_cached == NULL || strcmp (audit_cached_path, audit_path) != 0)
+    {
+      static bool registered;
+      audit_cache_close ();
+      cleanup_free char *dir = xstrdup (audit_path);
+      char *slash = strrchr (dir, '/');
+      if (slash)
+        *slash = '\0';
+      if (slash && mkdir_p (dir, 0700, err) < 0)
+        return -1;
+      if (audit_open (audit_path, &audit_cached, err) < 0)
+        return -1;
+      audit_cached_path = xstrdup (audit_path);
+      if (!registered)
+        atexit (audit_cache_close);
+      registered = true;
+    }
+  return audit_append (audit_cached, line, err);
+}
+
+int
 capsule_audit (const char *audit_path, const char *id, const char *event, const char *extra_json)
 {
   if (audit_path == NULL)
-    return;
+    return 0;
   char idq[512];
   audit_json_escape (idq, sizeof idq, id);
   cleanup_free char *line = xasprintf ("{\"source\":\"capsule-runc\",\"event\":\"%s\",\"id\":\"%s\"%s}", event, idq,
                                        extra_json ? extra_json : "");
   cr_error_t e = NULL;
   if (audit_write (audit_path, line, &e) < 0)
-    fprintf (stderr, "capsule-runc: warning: audit `%s`: %s\n", audit_path, e ? e->msg : "failed");
-  cr_error_release (&e);
+    {
+      fprintf (stderr, "capsule-runc: warning: audit `%s`: %s\n", audit_path, e ? e->msg : "failed");
+      cr_error_release (&e);
+      return -1;
+    }
+  return 0;
 }
 
 static char *
@@ -729,6 +761,103 @@ detect_lsm (const struct oci_config *cfg)
   return NULL;
 }
 
+/* ---- containers joining a capsule's network namespace -------------------- */
+
+/* The id of a capsule whose network namespace (init's, or one pinned as
+ * <state>/netns) is the one at ns_path; malloc'd, NULL if none. */
+static char *
+capsule_owning_netns (const char *root, const char *ns_path)
+{
+  struct stat want;
+  if (stat (ns_path, &want) < 0)
+    return NULL;
+  cleanup_dir DIR *d = opendir (root);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      cleanup_free char *dir = xasprintf ("%s/%s", root, de->d_name);
+      cleanup_free char *cj = xasprintf ("%s/capsule.json", dir);
+      if (access (cj, F_OK) < 0)
+        continue;
+      struct stat st;
+      cleanup_free char *pin = xasprintf ("%s/netns", dir);
+      if (stat (pin, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev)
+        return xstrdup (de->d_name);
+      cr_error_t e = NULL;
+      cleanup_close int dfd = cr_state_dir_open (root, de->d_name, false, &e);
+      cr_error_release (&e);
+      if (dfd < 0)
+        continue;
+      struct cr_state s = { 0 };
+      if (cr_state_read (dfd, &s, &e) == 0 && s.pid > 0)
+        {
+          char p[64];
+          snprintf (p, sizeof p, "/proc/%d/ns/net", (int) s.pid);
+          if (stat (p, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev)
+            {
+              cr_state_release (&s);
+              return xstrdup (de->d_name);
+            }
+        }
+      cr_error_release (&e);
+      cr_state_release (&s);
+    }
+  return NULL;
+}
+
+/* A plain container joining a capsule's netns (Kubernetes app, init, debug
+ * containers; podman pod members) never holds CAP_NET_ADMIN, CAP_NET_RAW or
+ * CAP_SYS_ADMIN: they would let it rewrite the capsule's rules. */
+void
+capsule_strip_joiner (const struct oci_config *cfg, struct oci_process *proc, const char *root, const char *id)
+{
+  const struct oci_namespace *net = oci_namespace_find (cfg, "network");
+  if (net == NULL || net->path == NULL || proc == NULL || proc->capabilities == NULL)
+    return;
+  cleanup_free char *owner = capsule_owning_netns (root, net->path);
+  if (owner == NULL)
+    return;
+  struct capsule_effective tmp = { 0 };
+  /* Keep everything but the three. */
+  static const char *const all[] = {
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE", NULL,
+  };
+  for (size_t i = 0; all[i]; i++)
+    strv_push (&tmp.caps, &tmp.caps_len, all[i]);
+  strip_caps (&tmp, proc);
+  cleanup_effective struct capsule_effective *owner_eff = NULL;
+  cleanup_free char *odir = xasprintf ("%s/%s", root, owner);
+  cr_error_t e = NULL;
+  if (capsule_effective_load (odir, &owner_eff, &e) == 0 && tmp.caps_stripped_len)
+    {
+      cleanup_free char *list = xstrdup ("");
+      for (size_t i = 0; i < tmp.caps_stripped_len; i++)
+        {
+          char *n = xasprintf ("%s%s\"%s\"", list, i ? "," : "", tmp.caps_stripped[i]);
+          free (list);
+          list = n;
+        }
+      char idq[512];
+      audit_json_escape (idq, sizeof idq, id);
+      cleanup_free char *extra = xasprintf (",\"joiner\":\"%s\",\"capabilities_stripped\":[%s]", idq, list);
+      capsule_audit (owner_eff->audit_path, owner_eff->id, "netns-joined", extra);
+    }
+  cr_error_release (&e);
+  for (size_t i = 0; i < tmp.caps_len; i++)
+    free (tmp.caps[i]);
+  free (tmp.caps);
+  for (size_t i = 0; i < tmp.caps_stripped_len; i++)
+    free (tmp.caps_stripped[i]);
+  free (tmp.caps_stripped);
+}
+
 /* ---- entry points ------------------------------------------------------ */
 
 static void
@@ -747,7 +876,10 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
   /* Cheap exit for plain containers on nodes without a policy file. */
   const char *pp = getenv ("CAPSULE_POLICY");
   if (!capsule_wanted (cfg, false) && access (pp && *pp ? pp : CAPSULE_POLICY_PATH, F_OK) < 0 && errno == ENOENT)
-    return 0;
+    {
+      capsule_strip_joiner (cfg, cfg->process, root, id);
+      return 0;
+    }
 
   struct capsule_policy *pol = NULL;
   if (capsule_policy_load (&pol, err) < 0)
@@ -755,6 +887,7 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
   if (!capsule_wanted (cfg, pol->default_capsule))
     {
       capsule_policy_free (pol);
+      capsule_strip_joiner (cfg, cfg->process, root, id);
       return 0;
     }
   cleanup_free char *audit = capsule_audit_path (pol->audit_dir, id, state_dir);
@@ -828,7 +961,14 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
                                         "\"session\":\"%s\",\"timeout_s\":%llu,\"landlock_abi\":%d,"
                                         "\"capabilities_stripped\":[%s]",
                                         e->profile, ag, ve, se, (unsigned long long) e->timeout_s, e->landlock_abi, stripped);
-  capsule_audit (audit, id, "admission", extra);
+  /* The decision is logged before it takes effect; no log, no capsule. */
+  if (capsule_audit (audit, id, "admission", extra) < 0)
+    {
+      if (e->concurrency_group)
+        capsule_slot_release (root, e->concurrency_group, id);
+      capsule_effective_free (e);
+      return cr_error (err, 0, "capsule: cannot write the audit log `%s`", audit);
+    }
   *out = e;
   return 0;
 }

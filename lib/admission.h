@@ -72,12 +72,22 @@ void capsule_effective_free (struct capsule_effective *eff);
 static inline void capsule_effective_freep (struct capsule_effective **e) { if (*e) capsule_effective_free (*e); }
 #define cleanup_effective __attribute__ ((cleanup (capsule_effective_freep)))
 
+/* A container that is not a capsule but joins a capsule's network namespace
+ * (by path; its init's or the pinned one): strip CAP_NET_ADMIN, CAP_NET_RAW
+ * and CAP_SYS_ADMIN from proc (create: cfg->process; exec: the new process)
+ * and audit it in that capsule's log.  capsule_admit does it for create. */
+void capsule_strip_joiner (const struct oci_config *cfg, struct oci_process *proc, const char *root, const char *id);
+
 /* Apply the capability rules to a process (exec into a capsule). */
 int capsule_restrict_process (const struct capsule_effective *eff, struct oci_process *p, cr_error_t *err);
 
-/* One audit line {"event":EVENT,"id":...,<extra members>} into the capsule's
- * log; extra_json is "" or ",\"k\":v..." already escaped.  Never fails the caller. */
-void capsule_audit (const char *audit_path, const char *id, const char *event, const char *extra_json);
+/* One audit line {"source":"capsule-runc","event":EVENT,"id":...,<extra members>}
+ * into the capsule's log; extra_json is "" or ",\"k\":v..." already escaped.
+ * Returns -1 (and warns on stderr) when the line could not be written.  The
+ * log stays open for the rest of the process (closed at exit). */
+int capsule_audit (const char *audit_path, const char *id, const char *event, const char *extra_json);
+/* In a forked child that closed its fds: drop the cached log handle without closing it. */
+void capsule_audit_forget (void);
 /* Where a capsule's audit log lives: <policy audit dir>/<id>.jsonl or <state_dir>/audit.jsonl. */
 char *capsule_audit_path (const char *policy_audit_dir, const char *id, const char *state_dir);
 

@@ -31,6 +31,10 @@ int audit_append (struct audit_log *log, const char *json_object, cr_error_t *er
  * by the first append is kept (and the file not re-checked) until
  * audit_hold (log, false).  Other writers wait at most that long. */
 void audit_hold (struct audit_log *log, bool hold);
+/* Same, but while held (audit_hold) the line may wait in memory and go out
+ * with the next audit_append or at audit_hold (log, false), in chain order.
+ * For records of things already done (completions), never for decisions. */
+int audit_append_deferred (struct audit_log *log, const char *json_object, cr_error_t *err);
 /* fdatasync if anything was written since the last sync. */
 int audit_sync (struct audit_log *log, cr_error_t *err);
 void audit_close (struct audit_log *log);

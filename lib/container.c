@@ -39,6 +39,8 @@
 #include "init.h"
 #include "log.h"
 #include "namespaces.h"
+#include "rootfs.h"
+#include "seccomp.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -201,6 +203,17 @@ add_default_device_rules (struct oci_config *c)
     }
 }
 
+struct idmap_fds
+{
+  int *fds;
+  size_t n;
+};
+static void
+idmap_fds_free (struct idmap_fds *f)
+{
+  cr_rootfs_idmap_free (f->fds, f->n);
+}
+
 /* ---- create ----------------------------------------------------------- */
 
 /* Everything a half-made container holds, released on failure. */
@@ -255,6 +268,11 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     return -1;
   if (c->process == NULL)
     return cr_error (err, 0, "process: required");
+  /* runc's checkTerminal: create always detaches, run only with -d. */
+  if (c->process->terminal && !o->foreground && o->console_socket == NULL)
+    return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
+  if (o->console_socket && (o->foreground || !c->process->terminal))
+    return cr_error (err, 0, "cannot use console socket if runc will not detach or allocate tty");
   char rootfs[PATH_MAX];
   cleanup_free char *root_rel = c->root_path[0] == '/' ? xstrdup (c->root_path) : xasprintf ("%s/%s", bundle, c->root_path);
   if (realpath (root_rel, rootfs) == NULL)
@@ -295,6 +313,19 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   }
   if (mkfifoat (dirfd, "exec.fifo", 0622) < 0)
     return cr_error_errno (err, "create exec.fifo");
+  /* Like runc: 0622 whatever the umask, owned by the container's root (user namespaces). */
+  {
+    uid_t ru = 0;
+    gid_t rg = 0;
+    for (size_t i = 0; c->linux_ && i < c->linux_->uid_mappings_len; i++)
+      if (c->linux_->uid_mappings[i].container_id == 0)
+        ru = c->linux_->uid_mappings[i].host_id;
+    for (size_t i = 0; c->linux_ && i < c->linux_->gid_mappings_len; i++)
+      if (c->linux_->gid_mappings[i].container_id == 0)
+        rg = c->linux_->gid_mappings[i].host_id;
+    if (fchmodat (dirfd, "exec.fifo", 0622, 0) < 0 || fchownat (dirfd, "exec.fifo", ru, rg, 0) < 0)
+      return cr_error_errno (err, "set up exec.fifo");
+  }
   cleanup_close int fifo_fd = openat (dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
   if (fifo_fd < 0)
     return cr_error_errno (err, "open exec.fifo");
@@ -305,6 +336,11 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     return -1;
   guard.cg_made = true;
 
+  /* Idmapped mounts need host privilege: made here, inherited by the child. */
+  __attribute__ ((cleanup (idmap_fds_free))) struct idmap_fds idmap = { NULL, c->mounts_len };
+  if (cr_rootfs_idmap_prepare (c, bundle, &idmap.fds, err) < 0)
+    return -1;
+
   /* 5. Namespaces: new ones by clone flags, joined ones by setns. pid and
    * time namespaces apply to children, so the parent joins those for the
    * clone and returns to its own right after. */
@@ -313,22 +349,12 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   size_t joins_len = 0;
   if (cr_ns_open_paths (c, &joins, &joins_len, err) < 0)
     return -1;
-  __attribute__ ((cleanup (cleanup_closep))) int own_pidns = -1;
-  __attribute__ ((cleanup (cleanup_closep))) int own_timens = -1;
-  for (size_t i = 0; i < joins_len; i++)
-    if (joins[i].flag == CLONE_NEWPID || joins[i].flag == CLONE_NEWTIME)
-      {
-        int *own = joins[i].flag == CLONE_NEWPID ? &own_pidns : &own_timens;
-        *own = open (joins[i].flag == CLONE_NEWPID ? "/proc/self/ns/pid_for_children" : "/proc/self/ns/time_for_children",
-                     O_RDONLY | O_CLOEXEC);
-        if (setns (joins[i].fd, joins[i].flag) < 0)
-          {
-            cr_ns_join_free (joins, joins_len);
-            return cr_error_errno (err, "join namespace `%s`", joins[i].path);
-          }
-        close (joins[i].fd);
-        joins[i].fd = -1;
-      }
+  __attribute__ ((cleanup (cr_ns_parent_restore))) struct cr_ns_saved own_ns = { .n = 0 };
+  if (cr_ns_parent_enter (joins, joins_len, new_flags, &own_ns, err) < 0)
+    {
+      cr_ns_join_free (joins, joins_len);
+      return -1;
+    }
 
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -356,19 +382,19 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     .console_socket = o->console_socket,
     .foreground_tty = o->foreground && c->process->terminal && o->console_socket == NULL,
     .preserve_fds = o->preserve_fds,
+    .idmap_fds = idmap.fds,
     .confine = capsule.confine,
     .confine_data = capsule.confine_data,
   };
+  /* Inherited by the child: its /proc/PID/exe is never openable from the container (CVE-2019-5736). */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid_t pid = clone_child (new_flags, guard.cg.v2_dirfd);
   if (pid == 0)
     cr_init_main (&ia);
   int clone_errno = errno;
   close (sv[1]);
   cr_ns_join_free (joins, joins_len);
-  if (own_pidns >= 0)
-    setns (own_pidns, CLONE_NEWPID);
-  if (own_timens >= 0)
-    setns (own_timens, CLONE_NEWTIME);
+  cr_ns_parent_restore (&own_ns);
   if (pid < 0)
     return cr_error (err, clone_errno, "clone container init");
   guard.child = pid;
@@ -381,9 +407,13 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   /* 6. From the outside: id maps, cgroup membership; then let it go. */
   if ((new_flags & CLONE_NEWUSER) && write_id_maps (pid, c, err) < 0)
     return -1;
-  if (cr_cgroup_enter (&guard.cg, pid, err) < 0)
-    return -1;
   if (cr_sync_send (sync_fd, CR_SYNC_GO, NULL, -1, err) < 0)
+    return -1;
+  /* The first cgroup.procs write of a v1 hierarchy waits out an RCU grace
+   * period (the cgroup threadgroup rwsem): do it while the child mounts.
+   * The child only reports HOOKS after its mounts, and nothing of the
+   * workload runs before we have answered, so it is in the cgroup by then. */
+  if (cr_cgroup_enter (&guard.cg, pid, err) < 0)
     return -1;
 
   /* 7. Mounts done in the child: prestart and createRuntime hooks (network
@@ -400,6 +430,28 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   int pty = -1;
   if (ia.foreground_tty && cr_sync_expect (sync_fd, CR_SYNC_PTY, &pty, err) < 0)
     return -1;
+  if (c->linux_ && c->linux_->seccomp && cr_seccomp_uses_notify (c->linux_->seccomp))
+    {
+      /* The seccomp notify fd goes to the agent at listenerPath (runtime-spec containerProcessState). */
+      int nfd = -1;
+      if (cr_sync_expect (sync_fd, CR_SYNC_SECCOMP_FD, &nfd, err) < 0)
+        {
+          if (pty >= 0)
+            close (pty);
+          return -1;
+        }
+      cleanup_free const char **ann = annotation_list (c);
+      cleanup_free char *sj = cr_state_oci_json (&st, "creating", ann, false);
+      int r = cr_seccomp_send_listener (c->linux_->seccomp->listener_path, nfd, pid,
+                                        c->linux_->seccomp->listener_metadata, sj, err);
+      close (nfd);
+      if (r < 0)
+        {
+          if (pty >= 0)
+            close (pty);
+          return -1;
+        }
+    }
   if (cr_sync_expect (sync_fd, CR_SYNC_READY, NULL, err) < 0)
     {
       if (pty >= 0)

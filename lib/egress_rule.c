@@ -84,17 +84,14 @@ egress_host_normalize (const char *in, size_t len, char *out, size_t outsz, enum
         return -1;
       h[len - 1] = '\0';
       h++;
-      struct in6_addr a6;
-      if (strchr (h, '%') || inet_pton (AF_INET6, h, &a6) != 1)
+      if (!strchr (h, ':'))
         return -1;
-      goto v6;
     }
   if (strchr (h, ':'))
     {
       struct in6_addr a6;
       if (strchr (h, '%') || inet_pton (AF_INET6, h, &a6) != 1)
         return -1;
-    v6:
       if (IN6_IS_ADDR_V4MAPPED (&a6))
         {
           struct in_addr a4;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "namespaces.h"
 #include "process.h"
+#include "seccomp.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -121,10 +122,26 @@ build_process (const struct cr_exec_opts *o, struct oci_config *c, cr_error_t *e
             }
         }
     }
+  if (o->apparmor)
+    {
+      free (p->apparmor_profile);
+      p->apparmor_profile = xstrdup (o->apparmor);
+    }
+  if (o->process_label)
+    {
+      free (p->selinux_label);
+      p->selinux_label = xstrdup (o->process_label);
+    }
   if (o->no_new_privs >= 0)
     p->no_new_privileges = o->no_new_privs > 0;
   p->terminal = o->tty;
   return p;
+}
+
+static void
+winch_noop (int sig)
+{
+  (void) sig;
 }
 
 static int
@@ -136,6 +153,18 @@ pidfd_open_ (pid_t pid)
 int
 cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_error_t *err)
 {
+  /* runc's checkTerminal, and its need for a host terminal to proxy a foreground tty. */
+  if (o->tty && o->detach && o->console_socket == NULL)
+    return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
+  if (o->console_socket && (!o->detach || !o->tty))
+    return cr_error (err, 0, "cannot use console socket if runc will not detach or allocate tty");
+  if (o->tty && !o->detach && !isatty (STDIN_FILENO) && !isatty (STDOUT_FILENO) && !isatty (STDERR_FILENO))
+    {
+      int t = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (t < 0)
+        return cr_error_errno (err, "open /dev/tty");
+      close (t);
+    }
   cleanup_close int dirfd = -1;
   struct cr_state st;
   if (cr_container_load (ctx, o->id, false, &dirfd, &st, err) < 0)
@@ -239,6 +268,9 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
   if (o->tty && o->detach && o->console_socket == NULL)
     return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
 
+  /* Non-dumpable before the fork: the child is visible in the container's pid
+   * namespace from birth and must never have an openable /proc/PID/exe (CVE-2019-5736). */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid_t pid;
   if (have_cg && cg.v2_dirfd >= 0)
     {
@@ -258,6 +290,15 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
       /* Wait until the parent has put us in every cgroup hierarchy. */
       if (cr_sync_expect (sv[1], CR_SYNC_GO, NULL, &e) < 0)
         _exit (255);
+      /* The console socket's path is on the host: connect before joining the mount namespace. */
+      int console_sock = -1;
+      if (p->terminal && o->console_socket && (console_sock = cr_console_socket_connect (o->console_socket, &e)) < 0)
+        goto child_fail;
+      /* The host's procfs, for the LSM attributes: the container's /proc is not trusted. */
+      int host_proc = open ("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      struct oci_config pc = { .process = p, .linux_ = c->linux_ };
+      if (host_proc < 0 || cr_process_check_host (&pc, &e) < 0 || cr_process_lsm (host_proc, p, &e) < 0)
+        goto child_fail;
       int mask = ~(CLONE_NEWPID | CLONE_NEWTIME);
       if (cr_ns_join (joins, nj, mask, &e) < 0)
         goto child_fail;
@@ -272,13 +313,18 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
           cleanup_free char *slave = NULL;
           if (cr_terminal_open (&master, &slave, &e) < 0)
             goto child_fail;
-          if (o->console_socket && cr_console_socket_send (o->console_socket, master, &e) < 0)
+          if (console_sock >= 0 && cr_console_socket_send_fd (console_sock, master, &e) < 0)
             goto child_fail;
+          if (console_sock >= 0)
+            close (console_sock);
           if (foreground_tty && cr_sync_send (sv[1], CR_SYNC_PTY, NULL, master, &e) < 0)
             goto child_fail;
           close (master);
-          if (cr_terminal_become (slave, p->has_console_size ? p->console_height : 0,
-                                  p->has_console_size ? p->console_width : 0, &e) < 0)
+          unsigned rows = p->has_console_size ? p->console_height : 0;
+          unsigned cols = p->has_console_size ? p->console_width : 0;
+          if (foreground_tty)
+            cr_terminal_host_size (&rows, &cols);
+          if (cr_terminal_become (slave, rows, cols, &e) < 0)
             goto child_fail;
         }
       else
@@ -291,7 +337,11 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
           goto child_fail;
         /* The death signal survives execve: a detached process must outlive us. */
         prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
-        cr_init_finish_process (p, c->linux_, exe, o->preserve_fds, capsule.confine, capsule.confine_data, &e);
+        int sc_loaded = cr_init_seccomp_notify (c->linux_, sv[1], &e);
+        if (sc_loaded < 0)
+          goto child_fail;
+        cr_init_finish_process (p, c->linux_, exe, o->preserve_fds, sc_loaded > 0, capsule.confine,
+                                capsule.confine_data, &e);
       }
     child_fail:
       cr_sync_send (sv[1], CR_SYNC_ERROR, e ? e->msg : "exec failed", -1, NULL);
@@ -346,6 +396,26 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
           text = NULL;
           continue;
         }
+      if (t == CR_SYNC_SECCOMP_FD)
+        {
+          /* The child waits on nothing here: it goes on to execve while we hand the fd over. */
+          const struct oci_seccomp *sc = c->linux_ ? c->linux_->seccomp : NULL;
+          cleanup_free char *sj = cr_container_state_json (ctx, o->id, false, false, NULL);
+          int r = cr_seccomp_send_listener (sc ? sc->listener_path : NULL, got_fd, pid,
+                                            sc ? sc->listener_metadata : NULL, sj, err);
+          close (got_fd);
+          free (text);
+          text = NULL;
+          if (r < 0)
+            {
+              kill (pid, SIGKILL);
+              waitpid (pid, NULL, 0);
+              if (pty >= 0)
+                close (pty);
+              return -1;
+            }
+          continue;
+        }
       if (t == CR_SYNC_ERROR)
         {
           int r = cr_error (err, 0, "%s", text ? text : "exec failed");
@@ -378,6 +448,9 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
     }
   if (pty >= 0)
     {
+      /* A handler (not SIG_IGN) so SIGWINCH interrupts the proxy, which then resizes the pty. */
+      struct sigaction sa = { .sa_handler = winch_noop };
+      sigaction (SIGWINCH, &sa, NULL);
       int cpfd = pidfd_open_ (pid);
       cr_terminal_proxy (pty, cpfd);
       if (cpfd >= 0)

@@ -28,6 +28,7 @@ struct cr_exec_opts
   int no_new_privs;          /* -1: as the config says, else 0/1 (--no-new-privs[=false]) */
   const char *console_socket;
   const char *pid_file;
+  const char *apparmor, *process_label; /* --apparmor, --process-label */
   int preserve_fds;
 };
 

@@ -107,10 +107,27 @@ env_with_home (const struct oci_process *p)
 }
 
 int
-cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, const char *exe, int preserve_fds,
-                        int (*confine) (const void *, cr_error_t *), const void *confine_data, cr_error_t *err)
+cr_init_seccomp_notify (const struct oci_linux *l, int sync_fd, cr_error_t *err)
 {
   const struct oci_seccomp *sc = l ? l->seccomp : NULL;
+  if (sc == NULL || !cr_seccomp_uses_notify (sc))
+    return 0;
+  int listener = -1;
+  if (cr_seccomp_load (sc, &listener, err) < 0)
+    return -1;
+  if (listener < 0)
+    return cr_error (err, 0, "seccomp: no notify fd from the kernel");
+  int r = cr_sync_send (sync_fd, CR_SYNC_SECCOMP_FD, NULL, listener, err);
+  close (listener);
+  return r < 0 ? -1 : 1;
+}
+
+int
+cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, const char *exe, int preserve_fds,
+                        bool seccomp_loaded, int (*confine) (const void *, cr_error_t *), const void *confine_data,
+                        cr_error_t *err)
+{
+  const struct oci_seccomp *sc = seccomp_loaded || l == NULL ? NULL : l->seccomp;
   /* Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN. */
   bool seccomp_early = sc && !p->no_new_privileges;
   if (seccomp_early && cr_seccomp_load (sc, NULL, err) < 0)
@@ -163,6 +180,14 @@ cr_init_main (struct cr_init_args *a)
 
   if (cr_sync_expect (a->sync_fd, CR_SYNC_GO, NULL, &err) < 0)
     _exit (1);
+  /* The console socket's path is on the host: connect while it is reachable. */
+  cleanup_close int console_sock = -1;
+  if (p && p->terminal && a->console_socket)
+    {
+      console_sock = cr_console_socket_connect (a->console_socket, &err);
+      if (console_sock < 0)
+        fail (a, &err);
+    }
   if (a->new_ns_flags & CLONE_NEWUSER)
     {
       if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
@@ -172,6 +197,17 @@ cr_init_main (struct cr_init_args *a)
         }
     }
   if (cr_ns_join (a->joins, a->joins_len, ~0, &err) < 0)
+    fail (a, &err);
+  /* A non-dumpable task's /proc/self files belong to host root, out of reach of
+   * root in a new user namespace; timens_offsets is one. Dumpable for that write
+   * only when we are alone in a new pid namespace (nothing in the container can see us). */
+  bool alone = (a->new_ns_flags & CLONE_NEWPID) && (a->new_ns_flags & CLONE_NEWUSER);
+  if (alone)
+    prctl (PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int tr = cr_ns_unshare_time (c, &err);
+  if (alone)
+    prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (tr < 0 || cr_process_check_host (c, &err) < 0)
     fail (a, &err);
   if (chdir (a->bundle) < 0)
     {
@@ -187,6 +223,7 @@ cr_init_main (struct cr_init_args *a)
     .cgroup_path = a->cgroup_path,
     .userns = (a->new_ns_flags & CLONE_NEWUSER) || oci_namespace_find (c, "user"),
     .cgroupns = oci_namespace_find (c, "cgroup") != NULL,
+    .idmap_fds = a->idmap_fds,
   };
   if (cr_rootfs_prepare (&rctx, &err) < 0)
     fail (a, &err);
@@ -220,10 +257,12 @@ cr_init_main (struct cr_init_args *a)
       cleanup_free char *slave = NULL;
       if (cr_terminal_open (&master, &slave, &err) < 0 || cr_rootfs_setup_console (slave, &err) < 0)
         fail (a, &err);
-      if (a->console_socket)
+      if (console_sock >= 0)
         {
-          if (cr_console_socket_send (a->console_socket, master, &err) < 0)
+          if (cr_console_socket_send_fd (console_sock, master, &err) < 0)
             fail (a, &err);
+          close (console_sock);
+          console_sock = -1;
         }
       else if (a->foreground_tty)
         {
@@ -236,8 +275,10 @@ cr_init_main (struct cr_init_args *a)
           fail (a, &err);
         }
       close (master);
-      if (cr_terminal_become (slave, p->has_console_size ? p->console_height : 0,
-                              p->has_console_size ? p->console_width : 0, &err) < 0)
+      unsigned rows = p->has_console_size ? p->console_height : 0, cols = p->has_console_size ? p->console_width : 0;
+      if (a->foreground_tty)
+        cr_terminal_host_size (&rows, &cols);
+      if (cr_terminal_become (slave, rows, cols, &err) < 0)
         fail (a, &err);
     }
   /* Masked and read-only paths last: the console bind above writes /dev. */
@@ -253,7 +294,8 @@ cr_init_main (struct cr_init_args *a)
   if (p)
     {
       if (cr_process_rlimits (p, &err) < 0 || cr_process_oom_score_adj (procfd, p, &err) < 0
-          || cr_process_scheduler (p, &err) < 0 || cr_process_io_priority (p, &err) < 0)
+          || cr_process_scheduler (p, &err) < 0 || cr_process_io_priority (p, &err) < 0
+          || cr_process_lsm (procfd, p, &err) < 0)
         fail (a, &err);
     }
   if (cr_personality (c->linux_, &err) < 0)
@@ -262,6 +304,10 @@ cr_init_main (struct cr_init_args *a)
   if (exe == NULL)
     fail (a, &err);
 
+  /* A notify filter goes in now, so its fd can reach the seccomp agent through the parent. */
+  int sc_loaded = cr_init_seccomp_notify (c->linux_, a->sync_fd, &err);
+  if (sc_loaded < 0)
+    fail (a, &err);
   /* Ready: the parent records the state; then we no longer die with it. */
   if (cr_sync_send (a->sync_fd, CR_SYNC_READY, NULL, -1, &err) < 0
       || cr_sync_expect (a->sync_fd, CR_SYNC_CREATED, NULL, &err) < 0)
@@ -291,6 +337,23 @@ cr_init_main (struct cr_init_args *a)
 
   if (run_hooks_in_child (a, OCI_HOOK_START_CONTAINER, "running", &err) < 0)
     fail (a, &err);
-  cr_init_finish_process (p, c->linux_, exe, a->preserve_fds, a->confine, a->confine_data, &err);
+  /* Socket activation, like runc: fds 3.. from LISTEN_FDS (meant for the runtime)
+   * go to the container, before the --preserve-fds ones, announced to it as pid 1's. */
+  struct oci_process pp = *p;
+  int preserve = a->preserve_fds;
+  const char *lfds = getenv ("LISTEN_FDS"), *lpid = getenv ("LISTEN_PID");
+  int nlisten = lfds ? atoi (lfds) : 0;
+  if (nlisten > 0 && lpid && atoi (lpid) == (int) a->parent)
+    {
+      char **env = xmalloc0 (sizeof (char *) * (p->env_len + 3));
+      for (size_t i = 0; i < p->env_len; i++)
+        env[i] = p->env[i];
+      env[p->env_len] = xasprintf ("LISTEN_FDS=%d", nlisten);
+      env[p->env_len + 1] = xstrdup ("LISTEN_PID=1");
+      pp.env = env;
+      pp.env_len = p->env_len + 2;
+      preserve += nlisten;
+    }
+  cr_init_finish_process (&pp, c->linux_, exe, preserve, sc_loaded > 0, a->confine, a->confine_data, &err);
   fail (a, &err);
 }

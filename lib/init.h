@@ -29,6 +29,7 @@ struct cr_init_args
   const char *console_socket;
   bool foreground_tty;              /* send the pty master to the parent instead */
   int preserve_fds;
+  const int *idmap_fds;             /* cr_rootfs_idmap_prepare's detached mounts, inherited by clone */
   /* Capsule confinement (Landlock + stacked seccomp), NULL for plain containers. */
   int (*confine) (const void *data, cr_error_t *err);
   const void *confine_data;
@@ -37,8 +38,14 @@ struct cr_init_args
 /* Runs in the child; never returns (exits with 1 after reporting an error). */
 __attribute__ ((noreturn)) void cr_init_main (struct cr_init_args *a);
 
-/* The last steps shared with `exec`: user, caps, nnp, cwd, fds, seccomp, execve. */
+/* The last steps shared with `exec`: user, caps, nnp, cwd, fds, seccomp, execve.
+ * With seccomp_loaded the filter is already in (cr_init_seccomp_notify). */
 int cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, const char *exe, int preserve_fds,
-                            int (*confine) (const void *, cr_error_t *), const void *confine_data, cr_error_t *err);
+                            bool seccomp_loaded, int (*confine) (const void *, cr_error_t *), const void *confine_data,
+                            cr_error_t *err);
+/* A filter with SCMP_ACT_NOTIFY: load it now (while the sync socket is open) and
+ * send its listener fd to the parent as CR_SYNC_SECCOMP_FD. Returns 1 if loaded,
+ * 0 if the filter has no notify action (nothing done), -1 on error. */
+int cr_init_seccomp_notify (const struct oci_linux *l, int sync_fd, cr_error_t *err);
 
 #endif

@@ -185,6 +185,7 @@ capsule_monitor_start (const char *state_dir, const struct capsule_effective *ef
           close (pidfd);
         }
       syscall (SYS_close_range, 4U, ~0U, 0U);
+      capsule_audit_forget ();
       monitor_main (eff->id, eff->audit_path, cgroup_path, eff->timeout_s, 3);
     }
   close (pp[1]);

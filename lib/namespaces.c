@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -52,7 +54,9 @@ cr_ns_new_flags (const struct oci_config *c)
       if (ns->path == NULL || *ns->path == '\0')
         flags |= cr_ns_flag (ns->type);
     }
-  return flags;
+  /* Not a clone flag: a child cloned into a new time namespace is in it at
+   * once and its offsets can no longer be written (cr_ns_unshare_time). */
+  return flags & ~CLONE_NEWTIME;
 }
 
 void
@@ -124,4 +128,104 @@ cr_ns_inode_path (const char *path)
   if (stat (path, &st) < 0)
     return 0;
   return (unsigned long) st.st_ino;
+}
+
+bool
+cr_ns_wants_new_time (const struct oci_config *c)
+{
+  const struct oci_namespace *ns = oci_namespace_find (c, "time");
+  return ns && (ns->path == NULL || *ns->path == '\0');
+}
+
+int
+cr_ns_unshare_time (const struct oci_config *c, cr_error_t *err)
+{
+  const struct oci_linux *l = c->linux_;
+  bool offsets = l && (l->time_monotonic.has || l->time_boottime.has);
+  if (!cr_ns_wants_new_time (c))
+    {
+      if (offsets)
+        return cr_error (err, 0, "time namespace offsets specified, but time namespace isn't enabled in the config");
+      return 0;
+    }
+  if (unshare (CLONE_NEWTIME) < 0)
+    return cr_error_errno (err, "unshare time namespace");
+  /* Writable only while no process is in the new namespace. */
+  if (offsets)
+    {
+      char buf[128];
+      int n = 0;
+      if (l->time_monotonic.has)
+        n += snprintf (buf + n, sizeof buf - (size_t) n, "%d %lld %u\n", CLOCK_MONOTONIC,
+                       (long long) l->time_monotonic.secs, l->time_monotonic.nanosecs);
+      if (l->time_boottime.has)
+        n += snprintf (buf + n, sizeof buf - (size_t) n, "%d %lld %u\n", CLOCK_BOOTTIME,
+                       (long long) l->time_boottime.secs, l->time_boottime.nanosecs);
+      cleanup_close int fd = open ("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        return cr_error_errno (err, "open /proc/self/timens_offsets");
+      if (write (fd, buf, (size_t) n) != n)
+        return cr_error_errno (err, "write time namespace offsets `%.*s`", n - 1, buf);
+    }
+  cleanup_close int ns = open ("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+  if (ns < 0)
+    return cr_error_errno (err, "open /proc/self/ns/time_for_children");
+  if (setns (ns, CLONE_NEWTIME) < 0)
+    return cr_error_errno (err, "enter the new time namespace");
+  return 0;
+}
+
+/* Which joined namespaces the runtime enters before clone, for the child to inherit. */
+static bool
+parent_joins (int flag, int new_flags)
+{
+  if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME)
+    return true; /* they apply to children only */
+  /* A child born in a new user namespace has no privilege over the host's
+   * namespaces: like runc, join them before the user namespace exists. */
+  return (new_flags & CLONE_NEWUSER) && (flag == CLONE_NEWNET || flag == CLONE_NEWIPC || flag == CLONE_NEWUTS
+                                         || flag == CLONE_NEWCGROUP);
+}
+
+int
+cr_ns_parent_enter (struct cr_ns_join *j, size_t n, int new_flags, struct cr_ns_saved *saved, cr_error_t *err)
+{
+  static const struct
+  {
+    int flag;
+    const char *self;
+  } own[] = { { CLONE_NEWPID, "/proc/self/ns/pid_for_children" }, { CLONE_NEWTIME, "/proc/self/ns/time_for_children" },
+              { CLONE_NEWNET, "/proc/self/ns/net" },              { CLONE_NEWIPC, "/proc/self/ns/ipc" },
+              { CLONE_NEWUTS, "/proc/self/ns/uts" },              { CLONE_NEWCGROUP, "/proc/self/ns/cgroup" } };
+  saved->n = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      if (j[i].fd < 0 || !parent_joins (j[i].flag, new_flags))
+        continue;
+      for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+        if (own[k].flag == j[i].flag && saved->n < sizeof saved->fd / sizeof saved->fd[0])
+          {
+            int fd = open (own[k].self, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+              return cr_error_errno (err, "open `%s`", own[k].self);
+            saved->fd[saved->n] = fd;
+            saved->flag[saved->n++] = own[k].flag;
+          }
+      if (setns (j[i].fd, j[i].flag) < 0)
+        return cr_error_errno (err, "join namespace `%s`", j[i].path);
+      close (j[i].fd);
+      j[i].fd = -1;
+    }
+  return 0;
+}
+
+void
+cr_ns_parent_restore (struct cr_ns_saved *saved)
+{
+  for (size_t i = 0; i < saved->n; i++)
+    {
+      setns (saved->fd[i], saved->flag[i]);
+      close (saved->fd[i]);
+    }
+  saved->n = 0;
 }

@@ -28,6 +28,24 @@ int cr_ns_open_paths (const struct oci_config *c, struct cr_ns_join **out, size_
 int cr_ns_join (struct cr_ns_join *j, size_t n, int mask, cr_error_t *err);
 void cr_ns_join_free (struct cr_ns_join *j, size_t n);
 
+/* The runtime itself joins, for the clone only, the path namespaces the child
+ * cannot join on its own: pid and time (they apply to children), and with a new
+ * user namespace also net/ipc/uts/cgroup (runc's order: join, then the userns).
+ * cr_ns_parent_restore returns the runtime to its own; call it on every path. */
+struct cr_ns_saved
+{
+  int fd[8];
+  int flag[8];
+  size_t n;
+};
+int cr_ns_parent_enter (struct cr_ns_join *j, size_t n, int new_flags, struct cr_ns_saved *saved, cr_error_t *err);
+void cr_ns_parent_restore (struct cr_ns_saved *saved);
+
+/* A new time namespace (no path) is in the config. */
+bool cr_ns_wants_new_time (const struct oci_config *c);
+/* In the child: unshare a new time namespace, write linux.timeOffsets, enter it. */
+int cr_ns_unshare_time (const struct oci_config *c, cr_error_t *err);
+
 /* Inode of /proc/<pid or self>/ns/<name> or of a path. 0 on error. */
 unsigned long cr_ns_inode_path (const char *path);
 

@@ -3,11 +3,14 @@
 #include "netcontain.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "netns.h"
@@ -104,17 +107,39 @@ netcontain_pidfile_read (const char *path)
   return pid;
 }
 
-/* SIGTERM, wait up to ~2 s, then SIGKILL. */
+/* Wait until the process behind pidfd has exited (it has then left its
+ * cgroups); false on timeout. */
+static bool
+nc_wait_exit (int pidfd, int ms)
+{
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
+  int r;
+  do
+    r = poll (&p, 1, ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+/* SIGTERM, wait up to 2 s, then SIGKILL; returns once it is gone. */
 static void
 nc_stop_pidfile (const char *path)
 {
   pid_t pid = netcontain_pidfile_read (path);
-  if (pid > 0 && kill (pid, SIGTERM) == 0)
+  if (pid > 0)
     {
-      for (int i = 0; i < 200 && kill (pid, 0) == 0 && netcontain_pidfile_read (path) == pid; i++)
-        nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
-      if (netcontain_pidfile_read (path) == pid)
-        kill (pid, SIGKILL);
+      int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+      /* the pid file was checked before pidfd_open: re-check it names the same process */
+      if (pidfd >= 0 && netcontain_pidfile_read (path) == pid)
+        {
+          syscall (SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+          if (!nc_wait_exit (pidfd, 2000))
+            {
+              syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+              nc_wait_exit (pidfd, 2000);
+            }
+        }
+      if (pidfd >= 0)
+        close (pidfd);
     }
   unlink (path);
 }
@@ -147,7 +172,12 @@ netcontain_cleanup (const char *state_dir, cr_error_t *err)
     {
       cleanup_free char *name = nc_member_name (state_dir);
       cleanup_free char *mf = xasprintf ("%s/%s/members/%s", netcontain_node_dir (), key, name);
+      cleanup_free char *md = xasprintf ("%s/%s/members", netcontain_node_dir (), key);
+      cleanup_free char *kd = xasprintf ("%s/%s", netcontain_node_dir (), key);
       unlink (mf);
+      /* an entry nobody owns any more goes with its last member (fails while not empty) */
+      rmdir (md);
+      rmdir (kd);
     }
   if (role && strcmp (role, "member") == 0)
     {
@@ -166,8 +196,9 @@ netcontain_cleanup (const char *state_dir, cr_error_t *err)
     {
       char *save = NULL;
       for (char *l = strtok_r (cgs, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
-        if (*l == '/')
-          rmdir (l);
+        /* the proxy's last exit may still be settling: retry EBUSY briefly */
+        for (int i = 0; *l == '/' && i < 50 && rmdir (l) < 0 && errno == EBUSY; i++)
+          nanosleep (&(struct timespec) { 0, 2 * 1000 * 1000 }, NULL);
       unlink (cgf);
     }
   if (netns_unpin (pin, err) < 0)
@@ -199,6 +230,36 @@ nc_strv_dup (const char *const *v, size_t n)
   return out;
 }
 
+char *
+netcontain_hook_path (void)
+{
+  const char *e = getenv ("CAPSULE_HOOK");
+  char self[4096];
+  ssize_t n;
+
+  if (e && *e == '/')
+    return access (e, X_OK) == 0 ? xstrdup (e) : NULL;
+  n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return NULL;
+  self[n] = '\0';
+  char *slash = strrchr (self, '/');
+  if (slash == NULL)
+    return NULL;
+  *slash = '\0';
+  const char *rel[] = { "capsule-hook", "../hooks/netns/capsule-hook", "../libexec/capsule/capsule-hook" };
+  for (size_t i = 0; i < sizeof rel / sizeof *rel; i++)
+    {
+      char *p = xasprintf ("%s/%s", self, rel[i]);
+      char *real = realpath (p, NULL);
+      free (p);
+      if (real && access (real, X_OK) == 0)
+        return real;
+      free (real);
+    }
+  return NULL;
+}
+
 static void
 nc_add_hook (struct oci_config *cfg, enum oci_hook_kind kind, const char *path, const char *const *args, size_t nargs)
 {
@@ -214,6 +275,13 @@ nc_add_hook (struct oci_config *cfg, enum oci_hook_kind kind, const char *path, 
   k->args_len = nargs;
   k->has_timeout = true;
   k->timeout = NC_HOOK_TIMEOUT;
+  const char *nd = getenv ("CAPSULE_NETNS_DIR");
+  if (nd && *nd == '/')
+    {
+      k->env = xmalloc0 (2 * sizeof *k->env);
+      k->env[0] = xasprintf ("CAPSULE_NETNS_DIR=%s", nd);
+      k->env_len = 1;
+    }
 }
 
 /* Set NAME=value in env, replacing an existing NAME. */
@@ -257,6 +325,13 @@ nc_add_resolv_mount (struct oci_config *cfg, const char *src)
 int
 netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char *hook_path, cr_error_t *err)
 {
+  return netcontain_add_hooks_opts (cfg, state_dir, hook_path, NULL, err);
+}
+
+int
+netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const char *hook_path,
+                           const struct netcontain_opts *opts, cr_error_t *err)
+{
   const struct oci_namespace *net = NULL;
   cleanup_free char *resolv = xasprintf ("%s/resolv.conf", state_dir);
   cleanup_free char *capcfg = xasprintf ("%s/capsule.json", state_dir);
@@ -274,10 +349,54 @@ netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char 
   if (mkdir_p (state_dir, 0711, err) < 0 || write_file_atomic (resolv, resolv_text, sizeof resolv_text - 1, err) < 0)
     return cr_error_wrap (err, "network containment");
 
-  const char *setup[] = { "capsule-hook", "setup", "--state-dir", state_dir, "--config", capcfg };
-  const char *teardown[] = { "capsule-hook", "teardown", "--state-dir", state_dir };
-  nc_add_hook (cfg, OCI_HOOK_CREATE_RUNTIME, hook_path, setup, 6);
-  nc_add_hook (cfg, OCI_HOOK_POSTSTOP, hook_path, teardown, 4);
+  const char *setup[32 + 2 * NETCONTAIN_MAX_INBOUND];
+  char ports[NETCONTAIN_MAX_INBOUND][8], restarts[16];
+  size_t n = 0, nt = 4;
+  const char *teardown[6] = { "capsule-hook", "teardown", "--state-dir", state_dir };
+  setup[n++] = "capsule-hook";
+  setup[n++] = "setup";
+  setup[n++] = "--state-dir";
+  setup[n++] = state_dir;
+  setup[n++] = "--config";
+  setup[n++] = capcfg;
+  if (opts && opts->audit)
+    {
+      setup[n++] = "--audit";
+      setup[n++] = opts->audit;
+      teardown[nt++] = "--audit";
+      teardown[nt++] = opts->audit;
+    }
+  if (opts && opts->proxy)
+    {
+      setup[n++] = "--proxy";
+      setup[n++] = opts->proxy;
+    }
+  if (opts && opts->cgroup_parent)
+    {
+      setup[n++] = "--cgroup-parent";
+      setup[n++] = opts->cgroup_parent;
+    }
+  if (opts && opts->proxy_restarts != 0)
+    {
+      snprintf (restarts, sizeof restarts, "%d", opts->proxy_restarts > 0 ? opts->proxy_restarts : 0);
+      setup[n++] = "--restarts";
+      setup[n++] = restarts;
+    }
+  if (opts && opts->restart_forever)
+    {
+      setup[n++] = "--on-proxy-failure";
+      setup[n++] = "restart-forever";
+    }
+  if (opts && opts->n_inbound > NETCONTAIN_MAX_INBOUND)
+    return cr_error (err, E2BIG, "network containment: more than %d inbound ports", NETCONTAIN_MAX_INBOUND);
+  for (size_t i = 0; opts && i < opts->n_inbound; i++)
+    {
+      snprintf (ports[i], sizeof ports[i], "%u", opts->inbound[i]);
+      setup[n++] = "--inbound";
+      setup[n++] = ports[i];
+    }
+  nc_add_hook (cfg, OCI_HOOK_CREATE_RUNTIME, hook_path, setup, n);
+  nc_add_hook (cfg, OCI_HOOK_POSTSTOP, hook_path, teardown, nt);
   if (cfg->process)
     {
       const char *names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };

@@ -26,6 +26,7 @@
 #define NETCONTAIN_TRANSPARENT_PORT 3129
 #define NETCONTAIN_DNS_PORT 53
 #define NETCONTAIN_PROXY_MARK 0x43415053u /* "CAPS" */
+#define NETCONTAIN_MAX_INBOUND 32
 
 /* Append the setup (createRuntime) and teardown (poststop) hooks to
  * cfg->hooks, the proxy env (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and lower-case
@@ -33,8 +34,30 @@
  * state_dir/resolv.conf (written here) over /etc/resolv.conf.  A container
  * that joins a netns which already carries a capsule ruleset gets the same
  * hooks, which then only register it as a member: never a second ruleset.
+ * CAPSULE_NETNS_DIR, when set in our environment, is passed to the hooks.
  * Refuses a config without its own network namespace. */
 int netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char *hook_path, cr_error_t *err);
+
+/* The same with policy knobs (NULL or zero fields = the hook's defaults:
+ * audit state_dir/audit.jsonl, 3 proxy restarts then kill the capsule, no
+ * inbound ports, proxy cgroup /capsule-proxy/<id>). */
+struct netcontain_opts
+{
+  const char *audit;          /* the capsule's audit log */
+  const uint16_t *inbound;    /* TCP ports open to new inbound connections */
+  size_t n_inbound;
+  int proxy_restarts;         /* 0: default (3), > 0: that many, < 0: none */
+  bool restart_forever;       /* never kill the capsule for a dying proxy */
+  const char *cgroup_parent;  /* proxy cgroup parent, e.g. beside the container's */
+  const char *proxy;          /* capsule-proxy path if not next to the hook */
+};
+int netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const char *hook_path,
+                               const struct netcontain_opts *opts, cr_error_t *err);
+
+/* Where capsule-hook is: $CAPSULE_HOOK if set, else next to the running
+ * binary, else the build tree's ../hooks/netns/, else ../libexec/capsule/.
+ * malloc'd, NULL if none is executable. */
+char *netcontain_hook_path (void);
 
 /* Idempotent teardown for state_dir (poststop hook, `delete --force` after
  * a crash): stop supervisor and proxy, remove the ruleset when the netns

@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -136,4 +138,17 @@ netns_count_non_lo (cr_error_t *err)
       n++;
   if_freenameindex (ifs);
   return n;
+}
+
+int
+netns_owned_by_our_userns (int nsfd, cr_error_t *err)
+{
+  cleanup_close int owner = ioctl (nsfd, NS_GET_USERNS);
+  struct stat a, b;
+
+  if (owner < 0)
+    return cr_error_errno (err, "finding the user namespace owning a network namespace");
+  if (fstat (owner, &a) < 0 || stat ("/proc/self/ns/user", &b) < 0)
+    return cr_error_errno (err, "stat of a user namespace");
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }

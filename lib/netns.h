@@ -38,6 +38,11 @@ static inline bool netns_id_eq (const struct netns_id *a, const struct netns_id 
 int netns_enter (int nsfd, int *saved, cr_error_t *err);
 int netns_leave (int saved, cr_error_t *err);
 
+/* 1 if the netns at fd is owned by the calling process' user namespace
+ * (so nobody inside a nested user namespace is root over its rules), 0 if
+ * another user namespace owns it, <0 on error. */
+int netns_owned_by_our_userns (int nsfd, cr_error_t *err);
+
 /* Number of interfaces other than lo in the current netns, <0 on error. */
 int netns_count_non_lo (cr_error_t *err);
 

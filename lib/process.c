@@ -294,3 +294,53 @@ cr_process_sysctl (int procfd, const struct oci_linux *l, cr_error_t *err)
     }
   return 0;
 }
+
+/* ---- LSM labels and host features the config may ask for ---------------- */
+
+static bool
+lsm_apparmor_enabled (void)
+{
+  char c = 0;
+  cleanup_close int fd = open ("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+  return fd >= 0 && read (fd, &c, 1) == 1 && c == 'Y' && access ("/sys/kernel/security/apparmor", F_OK) == 0;
+}
+
+static bool
+lsm_selinux_enabled (void)
+{
+  /* selinuxfs mounted and answering: what go-selinux checks */
+  return access ("/sys/fs/selinux/enforce", F_OK) == 0;
+}
+
+int
+cr_process_check_host (const struct oci_config *c, cr_error_t *err)
+{
+  if (c->process && c->process->selinux_label && *c->process->selinux_label && !lsm_selinux_enabled ())
+    return cr_error (err, 0, "selinux label is specified in config, but selinux is disabled or not supported");
+  if (c->linux_ && c->linux_->intel_rdt && access ("/sys/fs/resctrl/info", F_OK) < 0)
+    return cr_error (err, 0, "intelRdt is specified but the host has no resctrl");
+  return 0;
+}
+
+int
+cr_process_lsm (int procfd, const struct oci_process *p, cr_error_t *err)
+{
+  /* AppArmor: like runc's callers, nothing to do when the host has no AppArmor. */
+  if (p->apparmor_profile && *p->apparmor_profile && lsm_apparmor_enabled ())
+    {
+      cleanup_free char *v = xasprintf ("exec %s", p->apparmor_profile);
+      cleanup_close int fd = openat (procfd, "thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        fd = openat (procfd, "thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, v, strlen (v)) < 0)
+        return cr_error_errno (err, "apparmor failed to apply profile `%s`", p->apparmor_profile);
+    }
+  /* SELinux: the label for the next execve (cr_process_check_host refused it when SELinux is off). */
+  if (p->selinux_label && *p->selinux_label && lsm_selinux_enabled ())
+    {
+      cleanup_close int fd = openat (procfd, "thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, p->selinux_label, strlen (p->selinux_label)) < 0)
+        return cr_error_errno (err, "set SELinux exec label `%s`", p->selinux_label);
+    }
+  return 0;
+}

@@ -17,6 +17,10 @@ int cr_process_oom_score_adj (int procfd, const struct oci_process *p, cr_error_
 int cr_process_scheduler (const struct oci_process *p, cr_error_t *err);
 int cr_process_io_priority (const struct oci_process *p, cr_error_t *err);
 int cr_personality (const struct oci_linux *l, cr_error_t *err);
+/* What the host must offer for the config: SELinux for selinuxLabel, resctrl for intelRdt (runc's errors). */
+int cr_process_check_host (const struct oci_config *c, cr_error_t *err);
+/* AppArmor profile / SELinux label for the next execve; an AppArmor profile is ignored without AppArmor. */
+int cr_process_lsm (int procfd, const struct oci_process *p, cr_error_t *err);
 /* Resolve args[0] with the PATH of process.env (default PATH like runc). */
 char *cr_process_find_exec (const struct oci_process *p, cr_error_t *err);
 /* Mark every fd >= 3 + preserve_fds close-on-exec. */

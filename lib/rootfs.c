@@ -10,8 +10,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -258,7 +261,25 @@ do_one_mount (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
       return -1;
     }
   cleanup_free char *target = fd_path (tfd);
-  if (bind)
+  int idmap_fd = -1;
+  if (o.idmap && ctx->idmap_fds)
+    idmap_fd = ctx->idmap_fds[m - ctx->config->mounts];
+  if (o.idmap && idmap_fd < 0)
+    ret = cr_error (err, 0, "idmapped mount `%s`: not prepared (only bind mounts can be idmapped)", m->destination);
+  else if (idmap_fd >= 0)
+    {
+      /* Made and idmapped by the runtime on the host (cr_rootfs_idmap_prepare): attach it. */
+      if (syscall (SYS_move_mount, idmap_fd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        ret = cr_error_errno (err, "attach idmapped mount `%s`", m->destination);
+      else if (o.flags & ~(MS_REC | MS_BIND | MS_REMOUNT))
+        {
+          cleanup_close int nfd = cr_open_in_root (rootfd, m->destination, false, false, err);
+          cleanup_free char *np = nfd >= 0 ? fd_path (nfd) : NULL;
+          if (np == NULL || mount (NULL, np, NULL, MS_BIND | MS_REMOUNT | o.flags, NULL) < 0)
+            ret = cr_error_errno (err, "remount idmapped `%s`", m->destination);
+        }
+    }
+  else if (bind)
     {
       unsigned long f = MS_BIND | (o.rec_bind ? MS_REC : 0);
       if (mount (m->source, target, NULL, f, NULL) < 0)
@@ -289,7 +310,25 @@ do_one_mount (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
     {
       const char *src = m->source ? m->source : type;
       if (mount (src, target, type, o.flags & ~MS_REMOUNT, o.data) < 0)
-        ret = cr_error_errno (err, "mount `%s` (type %s) to `%s`", src, type, m->destination);
+        {
+          /* sysfs in a user namespace needs a network namespace it owns: like runc, fall
+           * back to the host's /sys, bound recursively and remounted with the flags asked. */
+          if (errno == EPERM && ctx->userns && strcmp (type, "sysfs") == 0)
+            {
+              if (mount ("/sys", target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                ret = cr_error_errno (err, "bind host /sys to `%s`", m->destination);
+              else
+                {
+                  cleanup_close int nfd = cr_open_in_root (rootfd, m->destination, false, false, err);
+                  cleanup_free char *np = nfd >= 0 ? fd_path (nfd) : NULL;
+                  unsigned long keep = np ? locked_flags (np) & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY) : 0;
+                  if (np == NULL || mount (NULL, np, NULL, MS_BIND | MS_REMOUNT | (o.flags & ~MS_REMOUNT) | keep, NULL) < 0)
+                    ret = cr_error_errno (err, "remount host /sys at `%s`", m->destination);
+                }
+            }
+          else
+            ret = cr_error_errno (err, "mount `%s` (type %s) to `%s`", src, type, m->destination);
+        }
     }
   if (ret == 0 && o.propagation)
     {
@@ -619,4 +658,134 @@ cr_rootfs_setup_console (const char *slave_path, cr_error_t *err)
   if (r < 0)
     return cr_error_errno (err, "bind terminal over /dev/console");
   return 0;
+}
+
+/* ---- idmapped mounts, made on the host side ------------------------------ */
+
+/* A user namespace fd with the given maps: a child unshares, we write its maps. */
+static int
+idmap_userns (const struct oci_mount *m, cr_error_t *err)
+{
+  int pfd[2];
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return cr_error_errno (err, "pipe");
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      close (pfd[0]);
+      close (pfd[1]);
+      return cr_error_errno (err, "fork");
+    }
+  if (pid == 0)
+    {
+      char c;
+      close (pfd[1]);
+      if (unshare (CLONE_NEWUSER) < 0)
+        _exit (1);
+      /* Parked until the parent has what it needs (EOF). */
+      while (read (pfd[0], &c, 1) > 0)
+        ;
+      _exit (0);
+    }
+  close (pfd[0]);
+  int ret = -1;
+  /* wait until the child is in its new namespace */
+  char ns[64];
+  snprintf (ns, sizeof ns, "/proc/%d/ns/user", pid);
+  unsigned long own = 0;
+  {
+    struct stat st;
+    if (stat ("/proc/self/ns/user", &st) == 0)
+      own = st.st_ino;
+  }
+  for (int i = 0; i < 2000; i++)
+    {
+      struct stat st;
+      if (stat (ns, &st) == 0 && st.st_ino != own)
+        break;
+      usleep (500);
+    }
+  for (int which = 0; which < 2; which++)
+    {
+      const struct oci_id_mapping *map = which ? m->gid_mappings : m->uid_mappings;
+      size_t n = which ? m->gid_mappings_len : m->uid_mappings_len;
+      char buf[4096];
+      size_t used = 0;
+      for (size_t i = 0; i < n && used < sizeof buf - 64; i++)
+        used += (size_t) snprintf (buf + used, sizeof buf - used, "%u %u %u\n", map[i].container_id, map[i].host_id,
+                                   map[i].size);
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%d/%s", pid, which ? "gid_map" : "uid_map");
+      if (write_file_at (AT_FDCWD, path, buf, used, err) < 0)
+        goto out;
+    }
+  ret = open (ns, O_RDONLY | O_CLOEXEC);
+  if (ret < 0)
+    cr_error_errno (err, "open `%s`", ns);
+out:
+  close (pfd[1]);
+  waitpid (pid, NULL, 0);
+  return ret;
+}
+
+int
+cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **fds_out, cr_error_t *err)
+{
+  *fds_out = NULL;
+  int *fds = NULL;
+  for (size_t i = 0; i < c->mounts_len; i++)
+    {
+      const struct oci_mount *m = &c->mounts[i];
+      struct cr_mount_opts o;
+      if (cr_mount_opts_parse (m->options, m->options_len, &o, err) < 0)
+        goto fail;
+      bool idmap = o.idmap, rec = o.rec_idmap || o.rec_bind;
+      cr_mount_opts_release (&o);
+      if (!idmap)
+        continue;
+      if (m->uid_mappings_len == 0 || m->gid_mappings_len == 0)
+        {
+          cr_error (err, 0, "idmapped mount `%s` needs uidMappings and gidMappings", m->destination);
+          goto fail;
+        }
+      if (fds == NULL)
+        {
+          fds = xmalloc0 (sizeof (int) * c->mounts_len);
+          for (size_t k = 0; k < c->mounts_len; k++)
+            fds[k] = -1;
+        }
+      cleanup_free char *src = m->source && m->source[0] != '/' ? xasprintf ("%s/%s", bundle, m->source)
+                                                                  : xstrdup (m->source ? m->source : "");
+      int tree = (int) syscall (SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+      if (tree < 0)
+        {
+          cr_error_errno (err, "open_tree `%s` for idmapped mount `%s`", src, m->destination);
+          goto fail;
+        }
+      fds[i] = tree;
+      cleanup_close int userns = idmap_userns (m, err);
+      if (userns < 0)
+        goto fail;
+      struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long) userns };
+      if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+        {
+          cr_error_errno (err, "idmap mount `%s` (the filesystem of `%s` may not support idmapped mounts)",
+                          m->destination, src);
+          goto fail;
+        }
+    }
+  *fds_out = fds;
+  return 0;
+fail:
+  cr_rootfs_idmap_free (fds, c->mounts_len);
+  return -1;
+}
+
+void
+cr_rootfs_idmap_free (int *fds, size_t n)
+{
+  for (size_t i = 0; fds && i < n; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  free (fds);
 }

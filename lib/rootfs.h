@@ -17,7 +17,16 @@ struct cr_rootfs_ctx
   const char *cgroup_path;  /* the container's cgroup, for cgroup mounts */
   bool userns;              /* a new user namespace: mknod is not allowed */
   bool cgroupns;            /* a new cgroup namespace */
+  const int *idmap_fds;     /* per config mount: a detached idmapped tree, or -1 (NULL: none) */
 };
+
+/* On the host, before the child mounts: for every "idmap"/"ridmap" bind mount a
+ * detached clone of the source idmapped with the mount's uid/gidMappings
+ * (mount_setattr needs privilege over the source filesystem, which a child in a
+ * new user namespace lacks). *fds is NULL when there are none, else mounts_len
+ * entries, -1 where not idmapped. */
+int cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **fds, cr_error_t *err);
+void cr_rootfs_idmap_free (int *fds, size_t n);
 
 /* Before pivot: propagation, bind rootfs, all mounts, /dev. */
 int cr_rootfs_prepare (struct cr_rootfs_ctx *ctx, cr_error_t *err);

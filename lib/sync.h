@@ -14,6 +14,7 @@ enum cr_sync_msg
   CR_SYNC_CREATED,       /* parent -> child: state written, drop pdeathsig */
   CR_SYNC_ERROR,         /* child -> parent: text is the error message */
   CR_SYNC_PTY,           /* child -> parent: the pty master (foreground run -t) */
+  CR_SYNC_SECCOMP_FD,    /* child -> parent: the seccomp notify fd, for linux.seccomp.listenerPath */
 };
 
 int cr_sync_send (int sock, enum cr_sync_msg type, const char *text, int fd, cr_error_t *err);

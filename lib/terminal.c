@@ -60,17 +60,30 @@ cr_terminal_become (const char *slave_path, unsigned rows, unsigned cols, cr_err
 }
 
 int
-cr_console_socket_send (const char *socket_path, int master, cr_error_t *err)
+cr_console_socket_connect (const char *socket_path, cr_error_t *err)
 {
-  cleanup_close int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
     return cr_error_errno (err, "create console socket");
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen (socket_path) >= sizeof addr.sun_path)
-    return cr_error (err, ENAMETOOLONG, "console socket path `%s`", socket_path);
+    {
+      close (sock);
+      return cr_error (err, ENAMETOOLONG, "console socket path `%s`", socket_path);
+    }
   strcpy (addr.sun_path, socket_path);
   if (connect (sock, (struct sockaddr *) &addr, sizeof addr) < 0)
-    return cr_error_errno (err, "connect to console socket `%s`", socket_path);
+    {
+      int e = errno;
+      close (sock);
+      return cr_error (err, e, "connect to console socket `%s`", socket_path);
+    }
+  return sock;
+}
+
+int
+cr_console_socket_send_fd (int sock, int master, cr_error_t *err)
+{
   char name[] = "/dev/ptmx";
   struct iovec iov = { .iov_base = name, .iov_len = sizeof name - 1 };
   union
@@ -90,6 +103,31 @@ cr_console_socket_send (const char *socket_path, int master, cr_error_t *err)
   return 0;
 }
 
+int
+cr_console_socket_send (const char *socket_path, int master, cr_error_t *err)
+{
+  cleanup_close int sock = cr_console_socket_connect (socket_path, err);
+  if (sock < 0)
+    return -1;
+  return cr_console_socket_send_fd (sock, master, err);
+}
+
+bool
+cr_terminal_host_size (unsigned *rows, unsigned *cols)
+{
+  for (int fd = 0; fd < 3; fd++)
+    {
+      struct winsize ws;
+      if (ioctl (fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+        {
+          *rows = ws.ws_row;
+          *cols = ws.ws_col;
+          return true;
+        }
+    }
+  return false;
+}
+
 void
 cr_terminal_proxy (int master, int child_pidfd)
 {
@@ -101,7 +139,8 @@ cr_terminal_proxy (int master, int child_pidfd)
       cfmakeraw (&raw);
       tcsetattr (STDIN_FILENO, TCSANOW, &raw);
       struct winsize ws;
-      if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+      /* A size-less terminal (0x0) must not clobber process.consoleSize. */
+      if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
         ioctl (master, TIOCSWINSZ, &ws);
     }
   char buf[8192];
@@ -111,9 +150,13 @@ cr_terminal_proxy (int master, int child_pidfd)
       struct pollfd p[3] = { { master, POLLIN, 0 }, { in_open ? STDIN_FILENO : -1, POLLIN, 0 }, { child_pidfd, POLLIN, 0 } };
       if (poll (p, 3, -1) < 0)
         {
-          if (errno == EINTR)
-            continue;
-          break;
+          if (errno != EINTR)
+            break;
+          /* Maybe SIGWINCH: like runc, the host terminal's size goes to the pty. */
+          struct winsize ws;
+          if (is_tty && ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+            ioctl (master, TIOCSWINSZ, &ws);
+          continue;
         }
       if (p[0].revents & POLLIN)
         {

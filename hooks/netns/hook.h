@@ -32,6 +32,7 @@ struct hook_opts
   const char *config;
   const char *proxy;
   const char *audit;
+  bool audit_explicit;       /* --audit given: capsule.json's audit does not override it */
   const char *cgroup_parent;
   const char *self;          /* our own path, for the supervisor exec */
   int restarts;
@@ -59,6 +60,12 @@ int hook_supervise (int argc, char **argv);
 /* Append one audit line {"event":EVENT,"capsule":ID,<extra>} (extra: JSON
  * members without braces, or ""); failures are reported on stderr only. */
 void hook_audit (const char *file, const char *event, const char *id, const char *extra);
+
+/* proxycfg.c: write the proxy's JSON config to out_path from capsule_json
+ * (the effective capsule config; NULL under plain runc) or else from
+ * annotation_rules; *audit_out gets the capsule's audit path if named. */
+int hook_proxy_config (const char *capsule_json, const char *annotation_rules, const char *id, const char *out_path,
+                       char **audit_out, cr_error_t *err);
 
 /* link.c: inside the capsule netns. */
 int hook_loopback_up (cr_error_t *err);

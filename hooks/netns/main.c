@@ -149,7 +149,7 @@ main (int argc, char **argv)
       case O_STATE: o.state_dir = optarg; break;
       case O_CONFIG: o.config = optarg; break;
       case O_PROXY: o.proxy = optarg; break;
-      case O_AUDIT: o.audit = optarg; break;
+      case O_AUDIT: o.audit = optarg; o.audit_explicit = true; break;
       case O_RESTARTS: o.restarts = atoi (optarg); break;
       case O_FAILURE:
         if (strcmp (optarg, "kill") == 0)
@@ -184,8 +184,20 @@ main (int argc, char **argv)
     }
   if (o.state_dir == NULL)
     o.state_dir = state_dir = xasprintf ("/run/capsule/%s", st.id);
+  if (o.audit == NULL && strcmp (cmd, "teardown") == 0)
+    {
+      /* where setup sent the capsule's audit lines */
+      cleanup_free char *af = xasprintf ("%s/net.audit", o.state_dir);
+      cr_error_t e = NULL;
+      if (read_file (af, &audit, NULL, &e) == 0 && audit[0] == '/')
+        o.audit = audit;
+      cr_error_release (&e);
+    }
   if (o.audit == NULL)
-    o.audit = audit = xasprintf ("%s/audit.jsonl", o.state_dir);
+    {
+      free (audit);
+      o.audit = audit = xasprintf ("%s/audit.jsonl", o.state_dir);
+    }
 
   if (strcmp (cmd, "teardown") == 0)
     {

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/audit.h"
 #include "lib/netcontain.h"
 #include "lib/netns.h"
 #include "lib/nft.h"
@@ -78,6 +79,81 @@ setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], cr_err
   return 0;
 }
 
+#define PROXY_ARGS_MAX (16 + 2 * HOOK_MAX_LIST)
+
+/* capsule-proxy's arguments (after argv[0]); returns how many. */
+static size_t
+proxy_args (const struct hook_opts *o, const struct hook_state *st, const char **argv)
+{
+  size_t k = 0;
+  argv[k++] = "--listen-fd";
+  argv[k++] = "3";
+  argv[k++] = "--transparent-fd";
+  argv[k++] = "4";
+  argv[k++] = "--dns-fd";
+  argv[k++] = "5";
+  argv[k++] = "--dns-tcp-fd";
+  argv[k++] = "6";
+  argv[k++] = "--capsule-id";
+  argv[k++] = st->id;
+  argv[k++] = "--audit";
+  argv[k++] = o->audit;
+  if (o->config && access (o->config, R_OK) == 0)
+    {
+      argv[k++] = "--config";
+      argv[k++] = o->config;
+    }
+  for (size_t i = 0; i < o->n_allow; i++)
+    {
+      argv[k++] = "--allow";
+      argv[k++] = o->allow[i];
+    }
+  return k;
+}
+
+/* `capsule-proxy --check` with the real arguments, so a configuration the
+ * proxy refuses fails create with its reason instead of a restart loop. */
+static int
+proxy_check (const struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
+{
+  const char *argv[4 + PROXY_ARGS_MAX];
+  size_t k = 0;
+  int out[2], status = 0;
+  char buf[1024];
+  ssize_t n, len = 0;
+  pid_t pid;
+
+  argv[k++] = "capsule-proxy";
+  argv[k++] = "--check";
+  k += proxy_args (o, st, argv + k);
+  argv[k] = NULL;
+  if (pipe2 (out, O_CLOEXEC) < 0)
+    return cr_error_errno (err, "checking the proxy configuration");
+  pid = fork ();
+  if (pid < 0)
+    return cr_error_errno (err, "checking the proxy configuration: fork");
+  if (pid == 0)
+    {
+      int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      dup2 (devnull, 0);
+      dup2 (out[1], 1);
+      dup2 (out[1], 2);
+      execv (o->proxy, (char **) argv);
+      dprintf (2, "exec `%s`: %s", o->proxy, strerror (errno));
+      _exit (127);
+    }
+  close (out[1]);
+  while (len < (ssize_t) sizeof buf - 1 && (n = read (out[0], buf + len, sizeof buf - 1 - (size_t) len)) > 0)
+    len += n;
+  close (out[0]);
+  buf[len] = '\0';
+  while (len > 0 && buf[len - 1] == '\n')
+    buf[--len] = '\0';
+  if (waitpid (pid, &status, 0) < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return cr_error (err, 0, "capsule-proxy refuses the configuration: %s", len ? buf : "no reason given");
+  return 0;
+}
+
 /* Double-fork the supervisor (own session, stdio on /dev/null so the runtime
  * does not wait on our pipes) and wait for its "ok" or its error text. */
 static int
@@ -117,7 +193,7 @@ spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool p
       close_range (HOOK_READY_FD + 1, ~0U, 0);
       snprintf (pidbuf, sizeof pidbuf, "%d", st->pid);
       snprintf (restarts, sizeof restarts, "%d", o->restarts);
-      const char *argv[64];
+      const char *argv[16 + PROXY_ARGS_MAX];
       size_t k = 0;
       argv[k++] = "capsule-hook";
       argv[k++] = "supervise";
@@ -131,29 +207,7 @@ spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool p
       argv[k++] = o->cgroup_parent;
       argv[k++] = o->proxy;
       argv[k++] = "--";
-      /* the proxy's own arguments */
-      argv[k++] = "--listen-fd";
-      argv[k++] = "3";
-      argv[k++] = "--transparent-fd";
-      argv[k++] = "4";
-      argv[k++] = "--dns-fd";
-      argv[k++] = "5";
-      argv[k++] = "--dns-tcp-fd";
-      argv[k++] = "6";
-      argv[k++] = "--capsule-id";
-      argv[k++] = st->id;
-      argv[k++] = "--audit";
-      argv[k++] = o->audit;
-      if (o->config && access (o->config, R_OK) == 0)
-        {
-          argv[k++] = "--config";
-          argv[k++] = o->config;
-        }
-      for (size_t i = 0; i < o->n_allow && k < 60; i++)
-        {
-          argv[k++] = "--allow";
-          argv[k++] = o->allow[i];
-        }
+      k += proxy_args (o, st, argv + k);
       argv[k] = NULL;
       execv (o->self, (char **) argv);
       _exit (127);
@@ -166,23 +220,6 @@ spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool p
     return 0;
   buf[n > 0 ? n : 0] = '\0';
   return cr_error (err, 0, "starting the proxy supervisor: %s", n > 0 ? buf : "it exited without a word");
-}
-
-/* Extra --allow rules from the capsule/egress.allow annotation (plain runc). */
-static void
-allow_from_annotation (struct hook_opts *o, char *rules)
-{
-  char *save = NULL;
-  for (char *r = strtok_r (rules, ";", &save); r && o->n_allow < HOOK_MAX_LIST; r = strtok_r (NULL, ";", &save))
-    {
-      while (*r == ' ' || *r == '\t')
-        r++;
-      size_t l = strlen (r);
-      while (l > 0 && (r[l - 1] == ' ' || r[l - 1] == '\t'))
-        r[--l] = '\0';
-      if (*r)
-        o->allow[o->n_allow++] = r;
-    }
 }
 
 static int
@@ -219,11 +256,10 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
   cleanup_free char *pin = xasprintf ("%s/netns", o->state_dir);
   cleanup_free char *ownf = NULL;
   cleanup_free char *extra = NULL;
-  cleanup_free char *rules = st->egress_allow && (o->config == NULL || access (o->config, R_OK) != 0)
-                                 ? xstrdup (st->egress_allow)
-                                 : NULL;
   int socks[SOCK__N] = { -1, -1, -1, -1 };
   int saved = -1, ret;
+  cleanup_free char *proxycfg = NULL;
+  cleanup_free char *audit_from_config = NULL;
   bool pod = false;
 
   snprintf (ns, sizeof ns, "/proc/%d/ns/net", st->pid);
@@ -242,6 +278,39 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
       }
   }
 
+  /* ... nor on one owned by a nested user namespace: its root would hold
+   * CAP_NET_ADMIN over the rules and socket marks (SPEC §4). */
+  {
+    cleanup_close int nsfd = open (ns, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0)
+      return cr_error_errno (err, "opening `%s`", ns);
+    ret = netns_owned_by_our_userns (nsfd, err);
+    if (ret < 0)
+      return -1;
+    if (ret == 0)
+      return cr_error (err, EPERM, "refusing network containment: the container's network namespace is owned "
+                                   "by a non-initial user namespace");
+  }
+
+  /* The proxy's config: from capsule.json (capsule-runc) or the annotation
+   * (plain runc); the capsule's audit log named there is ours too. */
+  {
+    const char *cj = o->config && access (o->config, R_OK) == 0 ? o->config : NULL;
+    char *aud = NULL;
+    proxycfg = xasprintf ("%s/proxy-config.json", o->state_dir);
+    if (hook_proxy_config (cj, cj ? NULL : st->egress_allow, st->id, proxycfg, &aud, err) < 0)
+      return -1;
+    o->config = proxycfg;
+    if (aud && !o->audit_explicit)
+      o->audit = audit_from_config = aud;
+    else
+      free (aud);
+    /* teardown gets no config: tell it where the audit goes */
+    cleanup_free char *af = xasprintf ("%s/net.audit", o->state_dir);
+    if (write_file_atomic (af, o->audit, strlen (o->audit), err) < 0)
+      return -1;
+  }
+
   ret = netcontain_find_owner (key, &owner, err);
   if (ret < 0)
     return -1;
@@ -256,8 +325,6 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
       return 0;
     }
 
-  if (rules)
-    allow_from_annotation (o, rules);
   /* Record the role first so a failure below is cleaned up as an owner. */
   if (write_role (o->state_dir, key, "owner", err) < 0 || netns_pin (st->pid, pin, err) < 0)
     return -1;
@@ -279,6 +346,8 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
           || add_member (key, o->state_dir, err) < 0)
         ret = -1;
     }
+  if (ret == 0)
+    ret = proxy_check (o, st, err);
   if (ret == 0)
     ret = spawn_supervisor (o, st, pod, socks, err);
   for (int i = 0; i < SOCK__N; i++)

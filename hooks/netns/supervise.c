@@ -220,15 +220,10 @@ sup_stop_proxy (struct sup *s)
   if (s->proxy_pid <= 0)
     return;
   kill (s->proxy_pid, SIGTERM);
-  for (int i = 0; i < 200; i++)
-    {
-      if (waitpid (s->proxy_pid, NULL, WNOHANG) == s->proxy_pid)
-        goto reaped;
-      nanosleep (&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
-    }
-  kill (s->proxy_pid, SIGKILL);
+  struct pollfd p = { .fd = s->proxy_pidfd, .events = POLLIN };
+  if (s->proxy_pidfd < 0 || poll (&p, 1, 2000) <= 0)
+    kill (s->proxy_pid, SIGKILL);
   waitpid (s->proxy_pid, NULL, 0);
-reaped:
   if (s->proxy_pidfd >= 0)
     close (s->proxy_pidfd);
   s->proxy_pidfd = -1;
@@ -259,29 +254,8 @@ static void
 sup_cleanup (struct sup *s)
 {
   cleanup_free char *sf = xasprintf ("%s/supervisor.pid", s->state_dir);
-  cleanup_free char *lf = xasprintf ("%s/proxy.cgroups", s->state_dir);
-  cleanup_free char *list = NULL;
-  cleanup_error cr_error_t err = NULL;
-
   sup_stop_proxy (s);
-  /* Leave our cgroups so they can be removed (move to each root). */
-  if (read_file (lf, &list, NULL, &err) == 0)
-    {
-      char *save = NULL;
-      for (char *l = strtok_r (list, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
-        {
-          char *p = strstr (l, s->cgroup_parent);
-          if (p == NULL)
-            continue;
-          cleanup_free char *root = xasprintf ("%.*s/cgroup.procs", (int) (p - l), l);
-          char pid[32];
-          snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
-          cr_error_release (&err);
-          write_file_at (AT_FDCWD, root, pid, strlen (pid), &err);
-          rmdir (l);
-        }
-    }
-  /* Last: teardown waits for this file to go before it tidies up. */
+  /* Our cgroups are removed by teardown once we have exited. */
   if (netcontain_pidfile_read (sf) == getpid ())
     unlink (sf);
 }

@@ -1,5 +1,6 @@
 /* capsule-proxy configuration: command-line flags plus the effective
  * capsule config JSON written by the runtime (schema: README.md). */
+#include "mitm.h"
 #include "proxy.h"
 #include "util.h"
 
@@ -38,6 +39,17 @@ config_free (struct proxy_config *c)
   strv_free (c->rules, c->n_rules);
   strv_free (c->annot_rules, c->n_annot);
   strv_free (c->pins, c->n_pins);
+  strv_free (c->tls_pins, c->n_tls_pins);
+  for (size_t i = 0; i < c->n_creds; i++)
+    {
+      free (c->cred_rules[i]);
+      free (c->cred_files[i]);
+    }
+  free (c->cred_rules);
+  free (c->cred_files);
+  free (c->secrets_dir);
+  free (c->ca_out);
+  free (c->upstream_ca);
   free (c->audit_path);
   free (c->config_path);
   memset (c, 0, sizeof *c);
@@ -51,6 +63,78 @@ strv_push (char ***v, size_t *n, const char *s)
     abort ();
   *v = nv;
   nv[(*n)++] = xstrdup (s);
+}
+
+void
+config_add_cred (struct proxy_config *c, const char *rule, const char *file)
+{
+  char **r = realloc (c->cred_rules, (c->n_creds + 1) * sizeof *r);
+  char **f = realloc (c->cred_files, (c->n_creds + 1) * sizeof *f);
+  if (!r || !f)
+    abort ();
+  c->cred_rules = r;
+  c->cred_files = f;
+  r[c->n_creds] = xstrdup (rule);
+  f[c->n_creds] = file ? xstrdup (file) : NULL;
+  c->n_creds++;
+}
+
+/* Credentials: parse, read each secret (one line; no CR/LF inside). */
+static int
+build_creds (const struct proxy_config *c, struct policy *pol, cr_error_t *err)
+{
+  if (c->n_creds == 0)
+    return 0;
+  struct policy_cred *v = calloc (c->n_creds, sizeof *v);
+  if (v == NULL)
+    return cr_error_errno (err, "credentials");
+  size_t k = 0;
+  int ret = 0;
+  for (size_t i = 0; i < c->n_creds && ret == 0; i++)
+    {
+      if (egress_cred_parse (c->cred_rules[i], &v[k].c, err) < 0)
+        {
+          ret = -1;
+          break;
+        }
+      k++;
+      cleanup_free char *path = c->cred_files[i] ? xstrdup (c->cred_files[i])
+                                : c->secrets_dir ? xasprintf ("%s/%s", c->secrets_dir, v[k - 1].c.name) : NULL;
+      if (path == NULL)
+        {
+          ret = cr_error (err, 0, "credential `%s`: no secret_file and no secrets_dir", v[k - 1].c.name);
+          break;
+        }
+      if (c->check)
+        continue;
+      char *sec = NULL;
+      size_t len = 0;
+      if (read_file (path, &sec, &len, err) < 0)
+        {
+          ret = cr_error_wrap (err, "credential `%s`", v[k - 1].c.name);
+          break;
+        }
+      while (len > 0 && (sec[len - 1] == '\n' || sec[len - 1] == '\r'))
+        sec[--len] = '\0';
+      v[k - 1].secret = sec;
+      if (len == 0 || strpbrk (sec, "\r\n") || strlen (sec) != len)
+        {
+          ret = cr_error (err, 0, "credential `%s`: secret must be one non-empty line", v[k - 1].c.name);
+          break;
+        }
+    }
+  if (ret < 0)
+    {
+      for (size_t i = 0; i < k; i++)
+        {
+          egress_cred_free (&v[i].c);
+          free (v[i].secret);
+        }
+      free (v);
+      return -1;
+    }
+  policy_set_creds (pol, v, k);
+  return 0;
 }
 
 int
@@ -158,7 +242,7 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
     }
   static const char *known[] = { "capsule_id", "listen", "listen_fd", "transparent", "transparent_fd", "dns", "dns_fd",
                                  "dns_tcp_fd", "rules", "operator_rules", "dns_pins", "tls_pins", "credentials",
-                                 "audit", "limits", "upstream_mark", NULL };
+                                 "audit", "limits", "upstream_mark", "secrets_dir", "ca_out", "upstream_ca", NULL };
   for (size_t i = 0; i < root->u.object.len; i++)
     {
       const char *k = root->u.object.keys[i];
@@ -173,7 +257,8 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
     }
   if (get_str (root, "capsule_id", &c->capsule_id, err) < 0 || get_str (root, "listen", &c->listen, err) < 0
       || get_str (root, "transparent", &c->transparent, err) < 0 || get_str (root, "dns", &c->dns, err) < 0
-      || get_str (root, "audit", &c->audit_path, err) < 0 || get_strv (root, "rules", &c->annot_rules, &c->n_annot, err) < 0
+      || get_str (root, "audit", &c->audit_path, err) < 0 || get_str (root, "secrets_dir", &c->secrets_dir, err) < 0
+      || get_str (root, "ca_out", &c->ca_out, err) < 0 || get_str (root, "upstream_ca", &c->upstream_ca, err) < 0 || get_strv (root, "rules", &c->annot_rules, &c->n_annot, err) < 0
       || get_strv (root, "operator_rules", &c->rules, &c->n_rules, err) < 0)
     goto out;
   struct
@@ -257,6 +342,36 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
           strv_push (&c->pins, &c->n_pins, spec);
         }
     }
+  const char *tp[] = { "tls_pins", NULL };
+  yajl_val tpins = yajl_tree_get (root, tp, yajl_t_any);
+  if (tpins && !YAJL_IS_NULL (tpins))
+    {
+      if (!YAJL_IS_OBJECT (tpins))
+        {
+          cr_error (err, 0, "config: `tls_pins` must be an object host -> [\"sha256/BASE64\", ...]");
+          goto out;
+        }
+      for (size_t i = 0; i < tpins->u.object.len; i++)
+        {
+          yajl_val a = tpins->u.object.values[i];
+          if (!YAJL_IS_ARRAY (a))
+            {
+              cr_error (err, 0, "config: `tls_pins.%s` must be an array", tpins->u.object.keys[i]);
+              goto out;
+            }
+          for (size_t j = 0; j < a->u.array.len; j++)
+            {
+              if (!YAJL_IS_STRING (a->u.array.values[j]))
+                {
+                  cr_error (err, 0, "config: `tls_pins.%s` must hold strings", tpins->u.object.keys[i]);
+                  goto out;
+                }
+              cleanup_free char *spec
+                = xasprintf ("%s=%s", tpins->u.object.keys[i], YAJL_GET_STRING (a->u.array.values[j]));
+              strv_push (&c->tls_pins, &c->n_tls_pins, spec);
+            }
+        }
+    }
   const char *cp[] = { "credentials", NULL };
   yajl_val creds = yajl_tree_get (root, cp, yajl_t_any);
   if (creds && !YAJL_IS_NULL (creds))
@@ -280,6 +395,14 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
           if (egress_cred_parse (YAJL_GET_STRING (r), &cred, err) < 0)
             goto out;
           egress_cred_free (&cred);
+          const char *fp[] = { "secret_file", NULL };
+          yajl_val f = yajl_tree_get (creds->u.array.values[i], fp, yajl_t_any);
+          if (f && !YAJL_IS_STRING (f))
+            {
+              cr_error (err, 0, "config: `credentials[%zu].secret_file` must be a string", i);
+              goto out;
+            }
+          config_add_cred (c, YAJL_GET_STRING (r), f ? YAJL_GET_STRING (f) : NULL);
         }
     }
   ret = 0;
@@ -329,6 +452,29 @@ config_build_policy (const struct proxy_config *c, struct policy **policy, struc
     }
   if (policy_compile (rules, k, policy, err) < 0)
     {
+      resolver_free (res);
+      return -1;
+    }
+  for (size_t i = 0; i < c->n_tls_pins; i++)
+    {
+      const char *eq = strchr (c->tls_pins[i], '=');
+      char host[EGRESS_HOST_MAX];
+      enum egress_host_kind kind;
+      unsigned char spki[32];
+      if (!eq || egress_host_normalize (c->tls_pins[i], eq - c->tls_pins[i], host, sizeof host, &kind) < 0
+          || mitm_parse_pin (eq + 1, spki) < 0)
+        {
+          policy_free (*policy);
+          *policy = NULL;
+          resolver_free (res);
+          return cr_error (err, 0, "tls pin `%s`: expected host=sha256/BASE64 (SPKI SHA-256)", c->tls_pins[i]);
+        }
+      policy_add_pin (*policy, host, spki);
+    }
+  if (build_creds (c, *policy, err) < 0)
+    {
+      policy_free (*policy);
+      *policy = NULL;
       resolver_free (res);
       return -1;
     }

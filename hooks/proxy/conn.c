@@ -8,6 +8,7 @@
  * remember what may be tried without a syscall returning EAGAIN. */
 #include "proxy.h"
 #include "http_parse.h"
+#include "mitm.h"
 #include "tls_sni.h"
 #include "util.h"
 
@@ -22,12 +23,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define BUF_SZ (HTTP_MAX_HEAD + 1024)
-#define PIPE_SZ 65536
+#define PIPE_SZ (256 * 1024)
 
 struct buf
 {
@@ -57,12 +59,48 @@ buf_room (struct buf *b)
   return BUF_SZ - b->e;
 }
 
+/* Buffers are whole pages from mmap, not malloc: a freed buffer goes back
+ * to the kernel instead of leaving holes in the heap that idle connections
+ * would keep resident.  A small free list saves the syscalls for busy ones. */
+#define BUF_MAP (((BUF_SZ) + 4095) & ~4095)
+#define BUF_POOL 32
+static char *buf_pool[BUF_POOL];
+static int buf_pool_n;
+
+static char *
+buf_alloc (void)
+{
+  if (buf_pool_n > 0)
+    return buf_pool[--buf_pool_n];
+  void *p = mmap (NULL, BUF_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+buf_release (char *d)
+{
+  if (!d)
+    return;
+  if (buf_pool_n < BUF_POOL)
+    buf_pool[buf_pool_n++] = d;
+  else
+    munmap (d, BUF_MAP);
+}
+
+/* Give the pooled buffers back too (called when connections went idle). */
+void
+conn_release_pool (void)
+{
+  while (buf_pool_n > 0)
+    munmap (buf_pool[--buf_pool_n], BUF_MAP);
+}
+
 static bool
 buf_ensure (struct buf *b)
 {
   if (!b->d)
     {
-      b->d = malloc (BUF_SZ);
+      b->d = buf_alloc ();
       b->s = b->e = 0;
     }
   return b->d != NULL;
@@ -82,7 +120,7 @@ buf_trim (struct buf *b)
 {
   if (b->d && b->s == b->e)
     {
-      free (b->d);
+      buf_release (b->d);
       b->d = NULL;
       b->s = b->e = 0;
     }
@@ -91,7 +129,7 @@ buf_trim (struct buf *b)
 static void
 buf_free (struct buf *b)
 {
-  free (b->d);
+  buf_release (b->d);
   b->d = NULL;
   b->s = b->e = 0;
 }
@@ -113,6 +151,8 @@ enum cstate
   ST_FORWARD,    /* request/response exchange */
   ST_TUNNEL,     /* CONNECT or transparent TLS: bytes both ways */
   ST_DRAIN,      /* sending a final response, then close */
+  ST_TLS_ACCEPT, /* intercepted CONNECT: 200 sent, TLS handshake with the client */
+  ST_TLS_CONNECT,/* intercepted: TLS handshake with the upstream */
 };
 
 struct conn
@@ -139,13 +179,21 @@ struct conn
   int port;
   char *path; /* normalised, for audit */
   char *rule;
+  char *secret;      /* injected credential of this exchange (redacted from the response) */
+  char *cred_header;
   uint64_t up_bytes, down_bytes, t0_ms;
   /* upstream */
   char up_key[EGRESS_HOST_MAX + 8];
-  struct resolve_addrs addrs;
+  struct resolve_addrs *addrs; /* only while choosing/connecting */
   int addr_i;
   bool tunnel_after_connect;
   bool dead;
+  /* TLS interception */
+  bool intercept;
+  SSL *cssl, *ussl;
+  char thost[EGRESS_HOST_MAX];
+  enum egress_host_kind tkind;
+  int tport;
   /* splice pipes: [0] client->upstream, [1] upstream->client */
   int pipe_r[2], pipe_w[2];
   size_t pipe_fill[2];
@@ -155,6 +203,16 @@ struct conn
 
 static void conn_free (struct conn *c);
 static void pump (struct conn *c);
+
+static void
+drop_secret (struct conn *c)
+{
+  if (c->secret)
+    explicit_bzero (c->secret, strlen (c->secret));
+  free (c->secret);
+  free (c->cred_header);
+  c->secret = c->cred_header = NULL;
+}
 
 static const char *
 listener_name (const struct conn *c)
@@ -257,6 +315,11 @@ conn_accept (struct proxy *px, int lfd, bool transparent)
 static void
 close_upstream (struct conn *c)
 {
+  if (c->ussl)
+    {
+      SSL_free (c->ussl);
+      c->ussl = NULL;
+    }
   if (c->ufd >= 0)
     {
       close (c->ufd);
@@ -278,8 +341,11 @@ conn_free (struct conn *c)
   if (c->next)
     c->next->prev = c->prev;
   px->nconns--;
-  close (c->cfd);
   close_upstream (c);
+  if (c->cssl)
+    SSL_free (c->cssl);
+  c->cssl = NULL;
+  close (c->cfd);
   for (int i = 0; i < 2; i++)
     {
       if (c->pipe_r[i] >= 0)
@@ -292,7 +358,10 @@ conn_free (struct conn *c)
   buf_free (&c->uout);
   free (c->path);
   free (c->rule);
+  free (c->addrs);
+  drop_secret (c);
   c->path = c->rule = NULL;
+  c->addrs = NULL;
   c->dead = true;
   c->next = px->dead;
   c->prev = NULL;
@@ -325,6 +394,7 @@ exchange_done (struct conn *c)
   c->path = NULL;
   free (c->rule);
   c->rule = NULL;
+  drop_secret (c);
   c->status = 0;
   c->up_bytes = c->down_bytes = 0;
   c->resp_head_done = false;
@@ -415,9 +485,9 @@ same_upstream (struct conn *c, const char *key)
 static int
 dial_next (struct conn *c)
 {
-  while (c->addr_i < c->addrs.n)
+  while (c->addrs && c->addr_i < c->addrs->n)
     {
-      struct sockaddr_storage *sa = &c->addrs.a[c->addr_i++];
+      struct sockaddr_storage *sa = &c->addrs->a[c->addr_i++];
       int fd = socket (sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0)
         continue;
@@ -456,16 +526,18 @@ pick_addresses (struct conn *c, const struct egress_rule *rule, const char **why
       return -1;
     }
   bool literal_rule = rule->kind == EGRESS_HOST_IPV4 || rule->kind == EGRESS_HOST_IPV6;
-  c->addrs.n = 0;
+  if (c->addrs == NULL)
+    c->addrs = xmalloc0 (sizeof *c->addrs);
+  c->addrs->n = 0;
   for (int i = 0; i < all.n; i++)
     if (literal_rule || rule->trusted || !egress_addr_is_private ((struct sockaddr *) &all.a[i]))
-      c->addrs.a[c->addrs.n++] = all.a[i];
-  if (c->addrs.n == 0)
+      c->addrs->a[c->addrs->n++] = all.a[i];
+  if (c->addrs->n == 0)
     {
       *why = "destination resolves to a private, loopback, link-local or metadata address";
       return -1;
     }
-  resolve_set_port (&c->addrs, c->port);
+  resolve_set_port (c->addrs, c->port);
   c->addr_i = 0;
   return 0;
 }
@@ -492,6 +564,34 @@ decide_tunnel (struct conn *c, bool send_200)
 {
   const struct egress_rule *rule = policy_lookup (c->px->policy, NULL, c->host, c->hkind, c->port, NULL);
   const char *why = NULL;
+  if (rule == NULL && send_200 && c->px->mitm && policy_host_rule (c->px->policy, c->host, c->hkind))
+    {
+      /* Rules for this host restrict method/path: terminate TLS and check
+       * every request inside instead of tunnelling blind. */
+      c->rule = xstrdup ("(intercepted: each request is decided)");
+      struct paudit_req r;
+      req_audit (c, &r, "allow", "TLS intercepted");
+      if (paudit_decision (c->px, &r) < 0)
+        {
+          respond_error (c, 503, "Service Unavailable", "audit log unavailable");
+          return;
+        }
+      free (c->rule);
+      c->rule = NULL;
+      c->cssl = mitm_server (c->px->mitm, c->host, c->hkind != EGRESS_HOST_NAME, c->cfd);
+      if (c->cssl == NULL)
+        {
+          respond_error (c, 502, "Bad Gateway", "cannot set up TLS interception");
+          return;
+        }
+      c->intercept = true;
+      snprintf (c->thost, sizeof c->thost, "%s", c->host);
+      c->tkind = c->hkind;
+      c->tport = c->port;
+      buf_append (&c->cout, "HTTP/1.1 200 Connection established\r\nVia: 1.1 capsule-proxy\r\n\r\n", 63);
+      c->st = ST_TLS_ACCEPT;
+      return;
+    }
   if (rule == NULL)
     {
       deny (c, 403, "Forbidden", "no rule allows a tunnel to this host:port");
@@ -573,7 +673,7 @@ handle_head (struct conn *c)
     }
   else
     {
-      if (!c->transparent)
+      if (!c->transparent && !c->intercept)
         {
           deny (c, 400, "Bad Request", "bad request: a proxy request needs an absolute URI");
           return true;
@@ -585,7 +685,7 @@ handle_head (struct conn *c)
           return true;
         }
       auth = m.headers[m.host_idx].value, auth_len = m.headers[m.host_idx].value_len;
-      default_port = c->orig_dst.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &c->orig_dst)->sin6_port)
+      default_port = c->intercept ? c->tport : c->orig_dst.ss_family == AF_INET6 ? ntohs (((struct sockaddr_in6 *) &c->orig_dst)->sin6_port)
                                                        : ntohs (((struct sockaddr_in *) &c->orig_dst)->sin_port);
     }
   const char *h;
@@ -595,6 +695,12 @@ handle_head (struct conn *c)
     {
       snprintf (c->host, sizeof c->host, "%.*s", (int) (auth_len < 200 ? auth_len : 200), auth);
       deny (c, 400, "Bad Request", "bad request: invalid host or port (userinfo, non-ASCII or malformed)");
+      return true;
+    }
+  if (c->intercept && (m.form != HTTP_TARGET_ORIGIN || c->port != c->tport || c->hkind != c->tkind
+                       || strcmp (c->host, c->thost) != 0))
+    {
+      deny (c, 403, "Forbidden", "request inside the TLS tunnel names another host than CONNECT (domain fronting)");
       return true;
     }
   if (c->transparent)
@@ -628,15 +734,14 @@ handle_head (struct conn *c)
   /* Path: normalised, without the query. */
   const char *q = memchr (origin, '?', origin_len);
   size_t plen = q ? (size_t) (q - origin) : origin_len;
-  char *npath = malloc (EGRESS_PATH_MAX);
-  if (npath == NULL || egress_path_normalize (origin, plen, npath, EGRESS_PATH_MAX) < 0)
+  static char npath[EGRESS_PATH_MAX]; /* single-threaded; kept off the heap */
+  if (egress_path_normalize (origin, plen, npath, sizeof npath) < 0)
     {
-      free (npath);
       deny (c, 400, "Bad Request", "bad request: invalid path (bad percent-encoding or characters)");
       return true;
     }
   free (c->path);
-  c->path = npath;
+  c->path = xstrdup (npath);
 
   const struct egress_rule *rule = policy_lookup (c->px->policy, c->method, c->host, c->hkind, c->port, c->path);
   if (rule == NULL)
@@ -667,12 +772,25 @@ handle_head (struct conn *c)
   ok = ok && buf_append (&c->uout, " HTTP/1.1\r\n", 11);
   char hostline[EGRESS_HOST_MAX + 16];
   bool v6 = c->hkind == EGRESS_HOST_IPV6;
-  int hn = (c->port == 80 && !c->transparent) || (c->transparent && m.host_idx >= 0 && !memchr (auth, ':', auth_len))
+  int hn = (c->port == 80 && !c->transparent && !c->intercept)
+               || ((c->transparent || c->intercept) && m.host_idx >= 0 && !memchr (auth, ':', auth_len))
              ? snprintf (hostline, sizeof hostline, "%s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "")
              : snprintf (hostline, sizeof hostline, "%s%s%s:%d", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
   ok = ok && add_hdr (&c->uout, "Host", 4, hostline, hn);
+  /* Credential bound to this method + host + port + path: the client's own
+   * header of that name is replaced, never passed along with it. */
+  const struct policy_cred *cred
+    = policy_cred_lookup (c->px->policy, c->method, c->host, c->hkind, c->port, c->path);
+  drop_secret (c);
+  if (cred && cred->secret)
+    {
+      c->secret = xstrdup (cred->secret);
+      c->cred_header = xstrdup (cred->c.header);
+      ok = ok && add_hdr (&c->uout, cred->c.header, strlen (cred->c.header), cred->secret, strlen (cred->secret));
+    }
   for (size_t i = 0; i < m.n_headers && ok; i++)
-    if (!hop_by_hop (&m, &m.headers[i], true))
+    if (!hop_by_hop (&m, &m.headers[i], true)
+        && !(c->cred_header && http_header_is (&m.headers[i], c->cred_header)))
       ok = add_hdr (&c->uout, m.headers[i].name, m.headers[i].name_len, m.headers[i].value, m.headers[i].value_len);
   ok = ok && buf_append (&c->uout, "Via: 1.1 capsule-proxy\r\n\r\n", 26);
   if (!ok)
@@ -682,7 +800,10 @@ handle_head (struct conn *c)
     }
 
   struct paudit_req r;
-  req_audit (c, &r, "allow", "");
+  char credmsg[128] = "";
+  if (c->secret)
+    snprintf (credmsg, sizeof credmsg, "credential %s injected as %s", cred->c.name, cred->c.header);
+  req_audit (c, &r, "allow", credmsg);
   if (paudit_decision (c->px, &r) < 0)
     {
       respond_error (c, 503, "Service Unavailable", "audit log unavailable");
@@ -704,7 +825,7 @@ handle_head (struct conn *c)
   c->req_pending = c->resp_pending = 0;
 
   char key[sizeof c->up_key];
-  snprintf (key, sizeof key, "%s|%d", c->host, c->port);
+  snprintf (key, sizeof key, "%s%s|%d", c->intercept ? "tls|" : "", c->host, c->port);
   if (same_upstream (c, key))
     c->st = ST_FORWARD;
   else
@@ -803,7 +924,8 @@ handle_response_head (struct conn *c)
   size_t reason_len = line_end && line_end > reason ? (size_t) (line_end - reason) : 0;
   bool ok = buf_append (&c->cout, sl, n) && buf_append (&c->cout, reason, reason_len) && buf_append (&c->cout, "\r\n", 2);
   for (size_t i = 0; i < m.n_headers && ok; i++)
-    if (!hop_by_hop (&m, &m.headers[i], false))
+    if (!hop_by_hop (&m, &m.headers[i], false)
+        && !(c->secret && memmem (m.headers[i].value, m.headers[i].value_len, c->secret, strlen (c->secret))))
       ok = add_hdr (&c->cout, m.headers[i].name, m.headers[i].name_len, m.headers[i].value, m.headers[i].value_len);
   ok = ok && buf_append (&c->cout, "Via: 1.1 capsule-proxy\r\n", 24);
   if (c->close_after && !informational)
@@ -818,13 +940,23 @@ handle_response_head (struct conn *c)
 
 /* I/O helpers: return bytes moved, 0 if nothing (EAGAIN/EOF noted), -1 error. */
 static ssize_t
-do_read (int fd, struct buf *b, bool *ready, bool *eof)
+do_read_ssl (int fd, SSL *ssl, struct buf *b, bool *ready, bool *eof)
 {
   if (!*ready || *eof || !buf_ensure (b))
     return 0;
   size_t room = buf_room (b);
   if (room == 0)
     return 0;
+  if (ssl)
+    {
+      bool again;
+      ssize_t r = mitm_read (ssl, b->d + b->e, room, &again, eof);
+      if (r > 0)
+        b->e += r;
+      if (again)
+        *ready = false;
+      return r;
+    }
   ssize_t r = read (fd, b->d + b->e, room);
   if (r > 0)
     {
@@ -864,6 +996,12 @@ do_write (int fd, const char *p, size_t n, bool *ready)
   return -1;
 }
 
+static ssize_t
+do_read (int fd, struct buf *b, bool *ready, bool *eof)
+{
+  return do_read_ssl (fd, NULL, b, ready, eof);
+}
+
 /* Flush a generated buffer to fd. */
 static int
 flush_buf (int fd, struct buf *b, bool *ready, bool *progress)
@@ -882,15 +1020,48 @@ flush_buf (int fd, struct buf *b, bool *ready, bool *progress)
   return 0;
 }
 
+/* Overwrite occurrences of secret in p[0..n) (best effort: an occurrence
+ * split across two reads is not seen). */
+static void
+redact (char *p, size_t n, const char *secret)
+{
+  size_t sl = strlen (secret);
+  char *q = p;
+  while (sl && (q = memmem (q, n - (q - p), secret, sl)) != NULL)
+    {
+      memset (q, '*', sl);
+      q += sl;
+    }
+}
+
 /* Write a generated buffer a, then bl bytes at b, with one writev.
  * *from_b says how many bytes of b went out (the caller consumes them). */
 static int
-write2 (int fd, struct buf *a, const char *b, size_t bl, bool *ready, size_t *from_b, bool *progress)
+write2_ssl (int fd, SSL *ssl, struct buf *a, const char *b, size_t bl, bool *ready, size_t *from_b, bool *progress)
 {
   *from_b = 0;
   size_t al = buf_len (a);
   if (!*ready || (al == 0 && bl == 0))
     return 0;
+  if (ssl)
+    {
+      /* TLS: the generated part first, then the body bytes */
+      bool again;
+      ssize_t w = mitm_write (ssl, al ? a->d + a->s : b, al ? al : bl, &again);
+      if (w < 0)
+        return -1;
+      if (again)
+        *ready = false;
+      if (w > 0)
+        {
+          *progress = true;
+          if (al)
+            buf_consume (a, w);
+          else
+            *from_b = w;
+        }
+      return 0;
+    }
   struct iovec iov[2];
   int n = 0;
   if (al)
@@ -915,6 +1086,12 @@ write2 (int fd, struct buf *a, const char *b, size_t bl, bool *ready, size_t *fr
     buf_consume (a, wa);
   *from_b = w - wa;
   return 0;
+}
+
+static int
+write2 (int fd, struct buf *a, const char *b, size_t bl, bool *ready, size_t *from_b, bool *progress)
+{
+  return write2_ssl (fd, NULL, a, b, bl, ready, from_b, progress);
 }
 
 /* Tunnel: move bytes one direction with splice through a pipe (or plain
@@ -963,12 +1140,11 @@ tunnel_dir (struct conn *c, int dir, bool *progress)
         *src_eof = true;
       else if (errno == EAGAIN)
         {
-          /* either the socket is drained or the pipe is full */
-          int avail = 0;
+          /* Either the socket is drained or the pipe is full (pipes fill by
+           * page slots, not bytes).  Only an empty pipe proves the former;
+           * otherwise retry once the pipe has been drained. */
           if (c->pipe_fill[dir] == 0)
             *src_rd = false;
-          else
-            *src_rd = false, (void) avail;
         }
       else if (errno != EINTR)
         return -1;
@@ -999,7 +1175,7 @@ step (struct conn *c, bool *progress)
     case ST_HEAD:
       {
         bool was_empty = buf_len (&c->cin) == 0;
-        ssize_t r = do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
+        ssize_t r = do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof);
         if (r < 0)
           return -1;
         if (r > 0)
@@ -1044,6 +1220,16 @@ step (struct conn *c, bool *progress)
           }
         c->u_rd = true;
         *progress = true;
+        free (c->addrs);
+        c->addrs = NULL;
+        if (c->intercept && !c->tunnel_after_connect)
+          {
+            c->ussl = mitm_client (c->px->mitm, c->host, c->hkind != EGRESS_HOST_NAME, c->ufd);
+            if (c->ussl == NULL)
+              return -1;
+            c->st = ST_TLS_CONNECT;
+            return 0;
+          }
         if (c->tunnel_after_connect)
           start_tunnel (c);
         else
@@ -1055,7 +1241,7 @@ step (struct conn *c, bool *progress)
         /* client -> upstream: generated head and request body in one writev */
         if (!c->reqb.done || c->req_pending)
           {
-            ssize_t r = c->reqb.done ? 0 : do_read (c->cfd, &c->cin, &c->c_rd, &c->c_eof);
+            ssize_t r = c->reqb.done ? 0 : do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof);
             if (r < 0)
               return -1;
             if (r > 0)
@@ -1070,7 +1256,7 @@ step (struct conn *c, bool *progress)
           }
         {
           size_t from_body = 0;
-          if (write2 (c->ufd, &c->uout, c->cin.d ? c->cin.d + c->cin.s : NULL, c->req_pending, &c->u_wr, &from_body,
+          if (write2_ssl (c->ufd, c->ussl, &c->uout, c->cin.d ? c->cin.d + c->cin.s : NULL, c->req_pending, &c->u_wr, &from_body,
                       progress) < 0)
             return -1;
           if (from_body)
@@ -1085,7 +1271,7 @@ step (struct conn *c, bool *progress)
 
         /* upstream -> client: response head(s) and body in one writev */
         {
-          ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read (c->ufd, &c->uin, &c->u_rd, &c->u_eof);
+          ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read_ssl (c->ufd, c->ussl, &c->uin, &c->u_rd, &c->u_eof);
           if (r < 0)
             {
               c->u_eof = true;
@@ -1125,9 +1311,11 @@ step (struct conn *c, bool *progress)
               if (k < 0)
                 return -1;
               c->resp_pending = k;
+              if (c->secret)
+                redact (c->uin.d + c->uin.s, k, c->secret);
             }
           size_t from_body = 0;
-          if (write2 (c->cfd, &c->cout, c->uin.d ? c->uin.d + c->uin.s : NULL, c->resp_pending, &c->c_wr, &from_body,
+          if (write2_ssl (c->cfd, c->cssl, &c->cout, c->uin.d ? c->uin.d + c->uin.s : NULL, c->resp_pending, &c->c_wr, &from_body,
                       progress) < 0)
             return -1;
           if (from_body)
@@ -1173,6 +1361,78 @@ step (struct conn *c, bool *progress)
           }
         return 0;
       }
+    case ST_TLS_ACCEPT:
+      {
+        size_t unused;
+        if (write2 (c->cfd, &c->cout, NULL, 0, &c->c_wr, &unused, progress) < 0)
+          return -1;
+        if (buf_len (&c->cout))
+          return 0;
+        if (buf_len (&c->cin))
+          return -1; /* client spoke before the 200: not TLS through CONNECT */
+        bool wr, ww;
+        int h = mitm_handshake (c->cssl, &wr, &ww);
+        if (h < 0)
+          return -1; /* the client does not trust the run's CA, or not TLS */
+        if (h == 0)
+          {
+            if (wr)
+              c->c_rd = false;
+            if (ww)
+              c->c_wr = false;
+            return 0;
+          }
+        const char *sni = mitm_sni (c->cssl);
+        char nsni[EGRESS_HOST_MAX];
+        enum egress_host_kind sk;
+        if (sni && (egress_host_normalize (sni, strlen (sni), nsni, sizeof nsni, &sk) < 0 || strcmp (nsni, c->thost) != 0))
+          {
+            snprintf (c->method, sizeof c->method, "TLS");
+            snprintf (c->host, sizeof c->host, "%s", sni);
+            struct paudit_req r;
+            req_audit (c, &r, "deny", "TLS SNI differs from the CONNECT host (domain fronting)");
+            paudit_decision (c->px, &r);
+            return -1;
+          }
+        c->st = ST_HEAD;
+        c->head_start_ms = c->px->now_ms;
+        *progress = true;
+        return 0;
+      }
+    case ST_TLS_CONNECT:
+      {
+        bool wr, ww;
+        int h = mitm_handshake (c->ussl, &wr, &ww);
+        if (h < 0)
+          {
+            c->status = 502;
+            exchange_done (c);
+            respond_error (c, 502, "Bad Gateway", "upstream TLS handshake or certificate verification failed");
+            *progress = true;
+            return 0;
+          }
+        if (h == 0)
+          {
+            if (wr)
+              c->u_rd = false;
+            if (ww)
+              c->u_wr = false;
+            return 0;
+          }
+        unsigned char spki[32];
+        if (mitm_peer_spki_sha256 (c->ussl, spki) < 0 || policy_pin_check (c->px->policy, c->host, spki) == 0)
+          {
+            c->status = 502;
+            exchange_done (c);
+            paudit_event (c->px, "egress.tls-pin-mismatch", c->host);
+            respond_error (c, 502, "Bad Gateway", "upstream key does not match the pinned SPKI");
+            *progress = true;
+            return 0;
+          }
+        c->st = ST_FORWARD;
+        *progress = true;
+        return 0;
+      }
     case ST_TUNNEL:
       {
         if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
@@ -1192,7 +1452,8 @@ step (struct conn *c, bool *progress)
       }
     case ST_DRAIN:
       {
-        if (flush_buf (c->cfd, &c->cout, &c->c_wr, progress) < 0)
+        size_t unused;
+        if (write2_ssl (c->cfd, c->cssl, &c->cout, NULL, 0, &c->c_wr, &unused, progress) < 0)
           return -1;
         if (buf_len (&c->cout) == 0)
           return -1;
@@ -1240,6 +1501,7 @@ void
 conn_timers (struct proxy *px)
 {
   uint64_t now = px->now_ms;
+  bool busy = false;
   for (struct conn *c = px->conns, *n; c; c = n)
     {
       n = c->next;
@@ -1257,15 +1519,22 @@ conn_timers (struct proxy *px)
             exchange_done (c);
           conn_free (c);
         }
-      else if (c->st == ST_HEAD && now - c->last_ms >= 1000)
+      else if (c->st != ST_HEAD || now - c->last_ms < 1000)
+        busy = true;
+      else
         {
           /* idle keep-alive connection: hold no buffers */
           buf_trim (&c->cin);
           buf_trim (&c->cout);
           buf_trim (&c->uin);
           buf_trim (&c->uout);
+          free (c->addrs);
+          c->addrs = NULL;
         }
     }
+  /* nothing busy: the pool's pages are not needed either */
+  if (!busy)
+    conn_release_pool ();
 }
 
 void

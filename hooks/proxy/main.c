@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include "log.h"
+#include "mitm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,7 +111,9 @@ usage (FILE *f)
   fprintf (f, "usage: capsule-proxy --listen ADDR:PORT [--transparent ADDR:PORT] [--dns ADDR:PORT]\n"
               "                     --allow RULE [--allow RULE ...] --audit FILE [--config FILE] [--check]\n"
               "                     [--listen-fd N] [--transparent-fd N] [--dns-fd N] [--dns-tcp-fd N]\n"
-              "                     [--capsule-id ID] [--upstream-mark N] [--max-conns N]\n"
+              "                     [--capsule-id ID] [--upstream-mark N] [--max-conns N] [--dns-pin HOST=IP[,IP]]\n"
+              "                     [--credential NAME@RULE=Header --secrets-dir DIR]\n"
+              "                     [--ca-out FILE [--upstream-ca FILE] [--tls-pin HOST=sha256/B64]]  (TLS interception)\n"
               "       capsule-proxy audit-verify FILE [--head SEQ:HASH]\n");
 }
 
@@ -155,9 +158,28 @@ load_policy (struct proxy_config *flags, struct policy **pol, struct resolver **
             pins[file.n_pins + i] = flags->pins[i];
           eff.pins = pins, eff.n_pins = file.n_pins + flags->n_pins;
         }
+      /* credentials: the flags' then the file's; secrets_dir: flag wins */
+      size_t nc = flags->n_creds + file.n_creds;
+      char **cr = xmalloc0 ((nc + 1) * sizeof *cr), **cf = xmalloc0 ((nc + 1) * sizeof *cf);
+      for (size_t i = 0; i < flags->n_creds; i++)
+        cr[i] = flags->cred_rules[i], cf[i] = flags->cred_files[i];
+      for (size_t i = 0; i < file.n_creds; i++)
+        cr[flags->n_creds + i] = file.cred_rules[i], cf[flags->n_creds + i] = file.cred_files[i];
+      eff.cred_rules = cr, eff.cred_files = cf, eff.n_creds = nc;
+      eff.secrets_dir = flags->secrets_dir ? flags->secrets_dir : file.secrets_dir;
+      size_t nt = flags->n_tls_pins + file.n_tls_pins;
+      char **tp = xmalloc0 ((nt + 1) * sizeof *tp);
+      for (size_t i = 0; i < flags->n_tls_pins; i++)
+        tp[i] = flags->tls_pins[i];
+      for (size_t i = 0; i < file.n_tls_pins; i++)
+        tp[flags->n_tls_pins + i] = file.tls_pins[i];
+      eff.tls_pins = tp, eff.n_tls_pins = nt;
       ret = config_build_policy (&eff, pol, res, err);
       free (rules);
       free (pins);
+      free (cr);
+      free (cf);
+      free (tp);
     }
   config_free (&file);
   return ret;
@@ -175,7 +197,7 @@ main (int argc, char **argv)
   enum
   {
     O_LISTEN = 256, O_TRANSPARENT, O_DNS, O_ALLOW, O_AUDIT, O_CONFIG, O_CHECK, O_LFD, O_TFD, O_DFD, O_DTFD, O_ID,
-    O_MARK, O_MAXC, O_PIN, O_HELP
+    O_MARK, O_MAXC, O_PIN, O_CRED, O_SECRETS, O_CAOUT, O_UPCA, O_TLSPIN, O_HELP
   };
   static const struct option opts[] = {
     { "listen", required_argument, NULL, O_LISTEN },       { "transparent", required_argument, NULL, O_TRANSPARENT },
@@ -186,9 +208,13 @@ main (int argc, char **argv)
     { "dns-tcp-fd", required_argument, NULL, O_DTFD },     { "capsule-id", required_argument, NULL, O_ID },
     { "upstream-mark", required_argument, NULL, O_MARK },  { "max-conns", required_argument, NULL, O_MAXC },
     { "dns-pin", required_argument, NULL, O_PIN },         { "help", no_argument, NULL, O_HELP },
+    { "credential", required_argument, NULL, O_CRED },     { "secrets-dir", required_argument, NULL, O_SECRETS },
+    { "tls-pin", required_argument, NULL, O_TLSPIN },
+    { "ca-out", required_argument, NULL, O_CAOUT },        { "upstream-ca", required_argument, NULL, O_UPCA },
     { NULL, 0, NULL, 0 }
   };
   /* flags that must win over the config file */
+  char *f_caout = NULL, *f_upca = NULL;
   char *f_listen = NULL, *f_transparent = NULL, *f_dns = NULL, *f_audit = NULL, *f_id = NULL;
   int f_lfd = -1, f_tfd = -1, f_dfd = -1, f_dtfd = -1, f_maxc = 0;
   long long f_mark = -1;
@@ -209,6 +235,14 @@ main (int argc, char **argv)
           cfg.pins[cfg.n_pins++] = xstrdup (optarg);
           break;
         case O_AUDIT: f_audit = optarg; break;
+        case O_CAOUT: f_caout = optarg; break;
+        case O_TLSPIN:
+          cfg.tls_pins = realloc (cfg.tls_pins, (cfg.n_tls_pins + 1) * sizeof *cfg.tls_pins);
+          cfg.tls_pins[cfg.n_tls_pins++] = xstrdup (optarg);
+          break;
+        case O_UPCA: f_upca = optarg; break;
+        case O_CRED: config_add_cred (&cfg, optarg, NULL); break;
+        case O_SECRETS: free (cfg.secrets_dir); cfg.secrets_dir = xstrdup (optarg); break;
         case O_CONFIG: cfg.config_path = xstrdup (optarg); break;
         case O_CHECK: cfg.check = true; break;
         case O_LFD: f_lfd = parse_fd (optarg); break;
@@ -244,6 +278,8 @@ main (int argc, char **argv)
       cfg.transparent = file.transparent ? xstrdup (file.transparent) : NULL;
       cfg.dns = file.dns ? xstrdup (file.dns) : NULL;
       cfg.audit_path = file.audit_path ? xstrdup (file.audit_path) : NULL;
+      cfg.ca_out = file.ca_out ? xstrdup (file.ca_out) : NULL;
+      cfg.upstream_ca = file.upstream_ca ? xstrdup (file.upstream_ca) : NULL;
       cfg.listen_fd = file.listen_fd, cfg.transparent_fd = file.transparent_fd;
       cfg.dns_fd = file.dns_fd, cfg.dns_tcp_fd = file.dns_tcp_fd;
       cfg.max_conns = file.max_conns, cfg.idle_timeout_ms = file.idle_timeout_ms;
@@ -261,6 +297,8 @@ main (int argc, char **argv)
   OVERRIDE_STR (dns, f_dns);
   OVERRIDE_STR (audit_path, f_audit);
   OVERRIDE_STR (capsule_id, f_id);
+  OVERRIDE_STR (ca_out, f_caout);
+  OVERRIDE_STR (upstream_ca, f_upca);
   if (f_lfd >= 0)
     cfg.listen_fd = f_lfd;
   if (f_tfd >= 0)
@@ -286,22 +324,28 @@ main (int argc, char **argv)
     }
   if (cfg.check)
     {
+      int rc = 0;
       if (!cfg.listen && cfg.listen_fd < 0 && !cfg.transparent && cfg.transparent_fd < 0)
         {
           fprintf (stderr, "capsule-proxy: no listener configured (--listen, --transparent or their fds)\n");
-          return 1;
+          rc = 1;
         }
       struct sockaddr_storage ss;
       socklen_t sl;
       const char *addrs[] = { cfg.listen, cfg.transparent, cfg.dns };
-      for (int i = 0; i < 3; i++)
+      for (int i = 0; i < 3 && rc == 0; i++)
         if (addrs[i] && config_parse_addr (addrs[i], &ss, &sl, &err) < 0)
           {
             fprintf (stderr, "capsule-proxy: %s\n", err->msg);
-            return 1;
+            cr_error_release (&err);
+            rc = 1;
           }
-      printf ("capsule-proxy: configuration ok (%zu rules)\n", policy_count (px.policy));
-      return 0;
+      if (rc == 0)
+        printf ("capsule-proxy: configuration ok (%zu rules)\n", policy_count (px.policy));
+      policy_free (px.policy);
+      resolver_free (px.resolver);
+      config_free (&cfg);
+      return rc;
     }
   if (!cfg.audit_path)
     {
@@ -309,6 +353,12 @@ main (int argc, char **argv)
       return 2;
     }
   if (audit_open (cfg.audit_path, &px.audit, &err) < 0)
+    {
+      fprintf (stderr, "capsule-proxy: %s\n", err->msg);
+      return 1;
+    }
+
+  if (cfg.ca_out && mitm_new (cfg.ca_out, cfg.upstream_ca, &px.mitm, &err) < 0)
     {
       fprintf (stderr, "capsule-proxy: %s\n", err->msg);
       return 1;
@@ -464,6 +514,7 @@ main (int argc, char **argv)
   conn_reap (&px);
   paudit_event (&px, "proxy.stop", "signal");
   audit_close (px.audit);
+  mitm_free (px.mitm);
   policy_free (px.policy);
   resolver_free (px.resolver);
   config_free (&cfg);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 struct bucket
 {
@@ -19,6 +20,14 @@ struct policy
   size_t n;
   struct bucket *tab;
   size_t tabsz; /* power of two */
+  struct policy_cred *creds;
+  size_t ncreds;
+  struct ppin
+  {
+    char *host;
+    unsigned char spki[32];
+  } *pins;
+  size_t npins;
 };
 
 static uint64_t
@@ -96,6 +105,17 @@ policy_free (struct policy *p)
       free (p->tab[i].idx);
     }
   free (p->tab);
+  for (size_t i = 0; i < p->ncreds; i++)
+    {
+      egress_cred_free (&p->creds[i].c);
+      if (p->creds[i].secret)
+        explicit_bzero (p->creds[i].secret, strlen (p->creds[i].secret));
+      free (p->creds[i].secret);
+    }
+  free (p->creds);
+  for (size_t i = 0; i < p->npins; i++)
+    free (p->pins[i].host);
+  free (p->pins);
   egress_rules_free (p->rules, p->n);
   free (p);
 }
@@ -166,4 +186,62 @@ const struct egress_rule *
 policy_host_rule (const struct policy *p, const char *host, enum egress_host_kind kind)
 {
   return p ? scan (p, host, kind, NULL, 0, NULL, true) : NULL;
+}
+
+void
+policy_set_creds (struct policy *p, struct policy_cred *creds, size_t n)
+{
+  p->creds = creds;
+  p->ncreds = n;
+}
+
+size_t
+policy_cred_count (const struct policy *p)
+{
+  return p ? p->ncreds : 0;
+}
+
+const struct policy_cred *
+policy_cred_lookup (const struct policy *p, const char *method, const char *host, enum egress_host_kind kind, int port,
+                    const char *path)
+{
+  for (size_t i = 0; p && i < p->ncreds; i++)
+    if (egress_rule_matches (&p->creds[i].c.rule, method, host, kind, port, path))
+      return &p->creds[i];
+  return NULL;
+}
+
+const struct policy_cred *
+policy_cred_by_header (const struct policy *p, const char *name, size_t len)
+{
+  for (size_t i = 0; p && i < p->ncreds; i++)
+    if (strlen (p->creds[i].c.header) == len && strncasecmp (p->creds[i].c.header, name, len) == 0)
+      return &p->creds[i];
+  return NULL;
+}
+
+void
+policy_add_pin (struct policy *p, const char *host, const unsigned char spki[32])
+{
+  struct ppin *n = realloc (p->pins, (p->npins + 1) * sizeof *n);
+  if (!n)
+    abort ();
+  p->pins = n;
+  n[p->npins].host = xstrdup (host);
+  memcpy (n[p->npins].spki, spki, 32);
+  p->npins++;
+}
+
+int
+policy_pin_check (const struct policy *p, const char *host, const unsigned char spki[32])
+{
+  int ret = -1;
+  for (size_t i = 0; p && i < p->npins; i++)
+    if (strcmp (p->pins[i].host, host) == 0)
+      {
+        if (memcmp (p->pins[i].spki, spki, 32) == 0)
+          return 1;
+        ret = 0;
+      }
+  return ret;
 }

@@ -20,4 +20,24 @@ const struct egress_rule *policy_lookup (const struct policy *p, const char *met
 /* Does any rule name this host (for DNS answers)?  Returns that rule or NULL. */
 const struct egress_rule *policy_host_rule (const struct policy *p, const char *host, enum egress_host_kind kind);
 
+/* Credentials injected into matching requests (capsule/credentials). */
+struct policy_cred
+{
+  struct egress_cred c;
+  char *secret; /* header value */
+};
+/* Takes ownership of creds[0..n) and the array. */
+void policy_set_creds (struct policy *p, struct policy_cred *creds, size_t n);
+size_t policy_cred_count (const struct policy *p);
+/* First credential whose rule matches the request, or NULL. */
+const struct policy_cred *policy_cred_lookup (const struct policy *p, const char *method, const char *host,
+                                              enum egress_host_kind kind, int port, const char *path);
+/* Is any credential header named name (len bytes)?  Sets *secret to its value for redaction. */
+const struct policy_cred *policy_cred_by_header (const struct policy *p, const char *name, size_t len);
+
+/* SPKI pins for re-originated TLS (capsule/egress.tls-pin). */
+void policy_add_pin (struct policy *p, const char *host, const unsigned char spki[32]);
+/* -1: host has no pins; 1: spki matches one; 0: pinned and no match. */
+int policy_pin_check (const struct policy *p, const char *host, const unsigned char spki[32]);
+
 #endif

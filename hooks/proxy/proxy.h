@@ -23,12 +23,20 @@ struct proxy_config
   size_t n_annot;
   char **pins;         /* "host=ip,ip" */
   size_t n_pins;
+  char **tls_pins;     /* "host=sha256/BASE64" */
+  size_t n_tls_pins;
+  char **cred_rules;   /* "name@RULE=Header" */
+  char **cred_files;   /* secret file per rule (NULL: secrets_dir/name) */
+  size_t n_creds;
+  char *secrets_dir;
   char *audit_path;
   char *config_path;
   int max_conns;
   int idle_timeout_ms;
   int header_timeout_ms;
   uint32_t upstream_mark; /* SO_MARK on upstream sockets (nft lets them out) */
+  char *ca_out;        /* enable TLS interception; write the per-run CA cert here */
+  char *upstream_ca;   /* trust anchors for re-originated TLS (default: system store) */
   bool check;
 };
 
@@ -53,6 +61,7 @@ struct ev
 
 struct conn;
 struct dns_tcp;
+struct mitm;
 
 struct proxy
 {
@@ -61,6 +70,7 @@ struct proxy
   struct policy *policy;
   struct resolver *resolver;
   struct audit_log *audit;
+  struct mitm *mitm; /* TLS interception, NULL when off */
   int listen_fd, transparent_fd, dns_fd, dns_tcp_fd;
   struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev;
   struct conn *conns;
@@ -82,6 +92,7 @@ int config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
 /* Build policy + resolver from the configuration (validates every rule). */
 int config_build_policy (const struct proxy_config *c, struct policy **policy, struct resolver **resolver,
                          cr_error_t *err);
+void config_add_cred (struct proxy_config *c, const char *rule, const char *file);
 /* "ADDR:PORT" / "[ADDR]:PORT" to a sockaddr. */
 int config_parse_addr (const char *s, struct sockaddr_storage *ss, socklen_t *len, cr_error_t *err);
 
@@ -91,6 +102,7 @@ void conn_event (struct proxy *px, struct ev *ev, uint32_t events);
 void conn_timers (struct proxy *px);
 void conn_close_all (struct proxy *px);
 void conn_reap (struct proxy *px);
+void conn_release_pool (void);
 
 /* dns.c */
 void dns_udp_event (struct proxy *px);

@@ -38,6 +38,25 @@ t_match "exec: unshare denied" "unshare-net: denied: EPERM" "$OUT"
 t_fails "exec: rootfs read-only" R exec "$ID" /bin/touch /etc/evil
 t_ok "exec: workspace writable" R exec "$ID" /bin/touch /workspace/ok
 t_eq "exec: no_new_privs" "1" "$(R exec "$ID" /bin/sh -c 'grep NoNewPrivs /proc/self/status' | awk '{print $2}')"
+# A plain container joining the capsule's netns loses the network/admin caps it asks for.
+CPID=$(R state "$ID" | jq -r .pid)
+J="$T_TMP/joiner"
+mk_bundle "$J" /bin/sh -c 'grep CapBnd /proc/self/status'
+ALLCAPS='["CAP_NET_ADMIN","CAP_NET_RAW","CAP_SYS_ADMIN","CAP_KILL"]'
+cfg_set "$J" '.process.capabilities.bounding=$c | .process.capabilities.effective=$c | .process.capabilities.permitted=$c' --argjson c "$ALLCAPS"
+cfg_set "$J" '.linux.namespaces |= map(select(.type != "network")) | .linux.namespaces += [{"type":"network","path":$p}]' --arg p "/proc/$CPID/ns/net"
+JID=$(t_id joiner)
+BND=$(R run -b "$J" "$JID" 2>&1 | awk '/CapBnd/{print $2}')
+if [ -n "$BND" ] && (( (0x$BND & ((1<<21)|(1<<12)|(1<<13))) == 0 )) && (( (0x$BND & (1<<5)) != 0 )); then
+  t_pass "joiner of a capsule netns: NET_ADMIN/NET_RAW/SYS_ADMIN stripped, KILL kept ($BND)"
+else
+  t_fail "joiner of a capsule netns stripped (CapBnd [$BND])"
+fi
+t_match "joiner audited in the capsule's log" '"event":"netns-joined".*"capabilities_stripped":\[' "$(audit_of "$ID")"
+# Control: the same container with its own netns keeps them.
+cfg_set "$J" '.linux.namespaces |= map(select(.type != "network")) | .linux.namespaces += [{"type":"network"}]'
+BND=$(R run -b "$J" "$(t_id ctl)" 2>&1 | awk '/CapBnd/{print $2}')
+if [ -n "$BND" ] && (( (0x$BND & (1<<12)) != 0 )); then t_pass "control: own netns keeps NET_ADMIN"; else t_fail "control: own netns keeps NET_ADMIN ([$BND])"; fi
 R delete -f "$ID" >/dev/null 2>&1
 # inspect of a plain container.
 P="$T_TMP/plain"

@@ -44,7 +44,8 @@ IMG=$CLIENT_IMG_REF
 t_match "image listed" "capsule-test/busybox" "$(C images ls -q)"
 
 # Every task gets its cgroup under /capsule-test (beside our own cgroup).
-RUN() { local id=$1; shift; C run --runc-binary "$WRAP" --cgroup "$T_CGROUP_PARENT/ctr-$id-$$" "$@"; }
+RROOT=$D/runc-root   # the runtime's --root, private too
+RUN() { local id=$1; shift; C run --runc-binary "$WRAP" --runc-root "$RROOT" --cgroup "$T_CGROUP_PARENT/ctr-$id-$$" "$@"; }
 task_cleanup() { t_cleanup "C task kill -s KILL $1; sleep 0.3; C task rm -f $1; C containers rm $1"; }
 
 # --- run to completion ------------------------------------------------------
@@ -61,6 +62,7 @@ t_ok "ctr run -d (detached task)" RUN d -d "$IMG" "$id" /bin/sleep 1000
 t_match "task RUNNING" "$id +[0-9]+ +RUNNING" "$(C task ls)"
 pid=$(C task ls | awk -v id="$id" '$1==id {print $2}')
 t_eq "task pid is sleep on the host" sleep "$(cat /proc/$pid/comm 2>/dev/null)"
+t_eq "runtime state lives under the --root the shim passed" yes "$([ -d "$RROOT/$NS/$id" ] && echo yes || echo no)"
 out=$(C task exec --exec-id e1-$$ "$id" /bin/sh -c 'echo exec-out; exit 4' 2>&1); rc=$?
 t_eq "ctr task exec: exit code 4" 4 $rc
 t_eq "ctr task exec: output" exec-out "$out"
@@ -83,7 +85,7 @@ t_ok "ctr task rm" C task rm "$id"
 t_ok "ctr containers rm" C containers rm "$id"
 
 # --- run -t with a console (pty via script) ---------------------------------
-out=$(script -qec "ctr --address $D/containerd.sock -n $NS run --runc-binary $WRAP --cgroup $T_CGROUP_PARENT/ctr-t-$$ --rm -t $IMG t-$$ /bin/sh -c 'tty; stty size; exit 7'" /dev/null 2>&1); rc=$?
+out=$(script -qec "ctr --address $D/containerd.sock -n $NS run --runc-binary $WRAP --runc-root $RROOT --cgroup $T_CGROUP_PARENT/ctr-t-$$ --rm -t $IMG t-$$ /bin/sh -c 'tty; stty size; exit 7'" /dev/null 2>&1); rc=$?
 t_match "ctr run -t: the process has a pty" "/dev/(pts/[0-9]+|console)" "$out"
 t_eq "ctr run -t: exit code 7" 7 $rc
 
@@ -98,4 +100,5 @@ t_match "shim: kill" " kill [^ ]+ 9" "$(grep ' kill ' "$CALLS")"
 t_match "shim: delete" " delete [^ ]+" "$(grep ' delete ' "$CALLS")"
 echo "# distinct verbs the shim used: $(awk '{for(i=1;i<=NF;i++) if ($i !~ /^-/ && $(i-1) !~ /^--(root|log|log-format)$/) {print $i; break}}' "$CALLS" | sort | uniq -c | tr -s ' \n' ' ')"
 grep -q 'level=error' "$D/containerd.log" && grep 'level=error' "$D/containerd.log" | tail -5 | sed 's/^/# containerd: /'
+cp "$CALLS" "${CALLS_KEEP:-/dev/null}"
 t_done

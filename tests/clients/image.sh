@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Builds (once per build dir) a busybox OCI image without any registry:
 #   $CLIENT_IMG_DIR/oci            OCI image layout, tag "latest" (umoci)
 #   $CLIENT_IMG_DIR/busybox.tar    docker-archive named capsule-test/busybox:latest (skopeo)

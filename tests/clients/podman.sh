@@ -23,9 +23,20 @@ EOC
 export CONTAINERS_STORAGE_CONF=$D/storage.conf
 WRAP=$(client_wrap_runtime "$D/wrap")
 CALLS=$D/wrap/calls.log
-P() { podman --root "$D/root" --runroot "$D/runroot" --storage-driver vfs --cgroup-manager cgroupfs \
-        --events-backend file --tmpdir "$D/tmp" --network-config-dir "$D/cni" --runtime "$WRAP" "$@"; }
-t_cleanup "P rm -af -t 0; P unshare true"
+# One string (no spaces in $T_TMP) so `script -qec` command lines can use it too.
+PODMAN="podman --root $D/root --runroot $D/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir $D/tmp --network-config-dir $D/cni --runtime $WRAP"
+P() { $PODMAN "$@"; }
+t_cleanup "P rm -af -t 0"
+# podman leaves the --cgroup-parent directories behind (conmon's too, and
+# conmon may still be exiting): remove them, retrying briefly.
+rm_cg_parent() {
+  local i; for i in 1 2 3 4 5 6; do
+    find /sys/fs/cgroup/*"$T_CGROUP_PARENT/podman-$$" "/sys/fs/cgroup$T_CGROUP_PARENT/podman-$$" -depth -type d -exec rmdir {} + 2>/dev/null
+    ls -d /sys/fs/cgroup/*"$T_CGROUP_PARENT/podman-$$" >/dev/null 2>&1 || return 0
+    sleep 0.5
+  done
+}
+t_cleanup rm_cg_parent
 echo "# $(podman --version), conmon $(conmon --version | head -1 | awk '{print $3}'), runtime $RUNTIME"
 t_ok "podman load (docker-archive built by umoci+skopeo)" P load -i "$CLIENT_IMG_DIR/busybox.tar"
 IMG=$CLIENT_IMG_REF
@@ -46,7 +57,7 @@ t_eq "inspect: running" running "$(P inspect -f '{{.State.Status}}' pd-$$ 2>&1)"
 out=$(P exec pd-$$ /bin/sh -c 'echo exec-out; exit 4' 2>&1); rc=$?
 t_eq "podman exec: exit code 4" 4 $rc
 t_eq "podman exec: output" exec-out "$out"
-out=$(script -qec "podman --root $D/root --runroot $D/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir $D/tmp --runtime $WRAP exec -it pd-$$ /bin/sh -c 'tty; exit 6'" /dev/null 2>&1); rc=$?
+out=$(script -qec "$PODMAN exec -it pd-$$ /bin/sh -c 'tty; exit 6'" /dev/null 2>&1); rc=$?
 t_match "podman exec -it: has a pty" "/dev/pts/[0-9]+" "$out"
 t_eq "podman exec -it: exit code 6" 6 $rc
 t_ok "podman pause" P pause pd-$$
@@ -59,7 +70,7 @@ t_eq "exit code after stop is 137" 137 "$(P inspect -f '{{.State.ExitCode}}' pd-
 t_ok "podman rm" P rm pd-$$
 
 # --- run -it with a pty ---------------------------------------------------------
-out=$(script -qec "podman --root $D/root --runroot $D/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir $D/tmp --runtime $WRAP run --rm -it --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent $T_CGROUP_PARENT/podman-$$ $IMG /bin/sh -c 'tty; exit 7'" /dev/null 2>&1); rc=$?
+out=$(script -qec "$PODMAN run --rm -it --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent $T_CGROUP_PARENT/podman-$$ $IMG /bin/sh -c 'tty; exit 7'" /dev/null 2>&1); rc=$?
 t_match "podman run -it: the process has a pty" "/dev/pts/[0-9]+" "$out"
 t_eq "podman run -it: exit code 7" 7 $rc
 
@@ -106,9 +117,7 @@ if ip netns add "$NETNS" 2>/dev/null; then
                            "ranges": [[{"subnet": "10.213.7.0/24", "gateway": "10.213.7.1"}]] } } ] }
 EOC
   ip netns exec "$NETNS" ip link set lo up
-  out=$(nsenter --net="/run/netns/$NETNS" podman --root "$D/root" --runroot "$D/runroot" --storage-driver vfs --cgroup-manager cgroupfs \
-        --events-backend file --tmpdir "$D/tmp" --network-config-dir "$D/cni" --runtime "$WRAP" \
-        run --rm --network capsuletest --cap-add NET_RAW --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent "$T_CGROUP_PARENT/podman-$$" \
+  out=$(nsenter --net="/run/netns/$NETNS" $PODMAN run --rm --network capsuletest --cap-add NET_RAW --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent "$T_CGROUP_PARENT/podman-$$" \
         "$IMG" /bin/sh -c 'ip -4 addr show eth0; ping -c1 -W2 10.213.7.1' 2>&1); rc=$?
   t_match "bridge network: eth0 has an address from the private range" "inet 10\.213\.7\.[0-9]+" "$out"
   t_eq "bridge network: gateway answers ping" 0 $rc

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for differential tests: the same bundle under the reference runtime
 # (runc) and under $RUNTIME, each with its own --root, outputs compared after
 # normalising what legitimately differs (bundle dir, cgroup name, pids, inodes).

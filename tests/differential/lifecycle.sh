@@ -87,6 +87,8 @@ for w in ref test; do RR $w list --format json >"$T_TMP/l-$w" 2>&1; done
 d_same "list --format json" "$(list_norm <"$T_TMP/l-ref")" "$(list_norm <"$T_TMP/l-test")"
 d_same "list -q" "$(RR ref list -q)" "$(RR test list -q)"
 d_same "list header" "$(RR ref list | head -1 | tr -s ' ')" "$(RR test list | head -1 | tr -s ' ')"
+# runc pads columns to the widest cell (tabwriter): a long bundle path must not run into CREATED.
+d_same "list rows: fields per row" "$(RR ref list | awk '{print NF}')" "$(RR test list | awk '{print NF}')"
 d_same "ps --format json: number of pids" "$(RR ref ps --format json st | jq length)" "$(RR test ps --format json st | jq length)"
 d_same "ps: header" "$(RR ref ps st | head -1 | tr -s ' ')" "$(RR test ps st | head -1 | tr -s ' ')"
 
@@ -100,6 +102,23 @@ for w in ref test; do RR $w exec -d --pid-file "$T_TMP/ep-$w" st /bin/sleep 50 >
 d_same "exec --detach --pid-file exit status" "$rc_ref" "$rc_test"
 t_match "exec --pid-file written" '^[1-9][0-9]*$' "$(cat "$T_TMP/ep-test" 2>/dev/null)"
 d_same "ps --format json after detached exec" "$(RR ref ps --format json st | jq length)" "$(RR test ps --format json st | jq length)"
+
+# update: a new pids limit lands in the container's cgroup on both.
+pids_max() { cat /sys/fs/cgroup/pids$T_CGROUP_PARENT/diff-$$-st-$1/pids.max /sys/fs/cgroup$T_CGROUP_PARENT/diff-$$-st-$1/pids.max 2>/dev/null | head -1; }
+for w in ref test; do RR $w update --pids-limit 99 st >/dev/null 2>&1; eval "rc_$w=\$?"; done
+d_same "update --pids-limit: exit status" "$rc_ref" "$rc_test"
+d_same "update --pids-limit: pids.max" "$(pids_max ref)" "$(pids_max test)"
+t_eq "update --pids-limit: the value is really there" 99 "$(pids_max test)"
+echo '{"pids":{"limit":77}}' >"$T_TMP/res.json"
+for w in ref test; do RR $w update --resources "$T_TMP/res.json" st >/dev/null 2>&1; done
+d_same "update --resources FILE: pids.max" "$(pids_max ref)" "$(pids_max test)"
+t_eq "update --resources FILE: the value is really there" 77 "$(pids_max test)"
+for w in ref test; do RR $w update --resources - st <"$T_TMP/res.json" >/dev/null 2>&1; eval "rc_$w=\$?"; done
+d_same "update --resources -: exit status" "$rc_ref" "$rc_test"
+
+for w in ref test; do timeout 10 "$([ $w = ref ] && echo "$REF" || echo "$RUNTIME")" --root "$T_TMP/root-$w" events --stats st >"$T_TMP/ev-$w" 2>&1; done
+d_same "events --stats: type, id and data sections" "$(jq -c '[.type, .id, (.data|keys)]' "$T_TMP/ev-ref" 2>&1)" "$(jq -c '[.type, .id, (.data|keys)]' "$T_TMP/ev-test" 2>&1)"
+d_same "events --stats: pids.current" "$(jq -c '.data.pids.current' "$T_TMP/ev-ref" 2>&1)" "$(jq -c '.data.pids.current' "$T_TMP/ev-test" 2>&1)"
 
 for w in ref test; do RR $w pause st; done
 for w in ref test; do RR $w state st >"$T_TMP/s-$w" 2>&1; done
@@ -119,4 +138,20 @@ d_same "state after delete exit status" "$rc_ref" "$rc_test"
 d_same "cgroup removed after delete" \
   "$(ls -d /sys/fs/cgroup/*/capsule-test/diff-$$-st-ref 2>/dev/null | wc -l)" \
   "$(ls -d /sys/fs/cgroup/*/capsule-test/diff-$$-st-test 2>/dev/null | wc -l)"
+# run -d, kill --all, delete --force of a running container.
+d_pair rd /bin/sleep 1000
+d_cleanup rd
+for w in ref test; do RR $w run -d -b "$T_TMP/rd/$w" rd >/dev/null 2>&1 </dev/null; eval "rc_$w=\$?"; done
+d_same "run -d: exit status" "$rc_ref" "$rc_test"
+d_same "run -d: state" "$(RR ref state rd 2>&1 | jq -r .status)" "$(RR test state rd 2>&1 | jq -r .status)"
+for w in ref test; do RR $w exec -d rd /bin/sleep 999 >/dev/null 2>&1; done
+for w in ref test; do RR $w kill --all rd KILL >/dev/null 2>&1; eval "rc_$w=\$?"; done
+d_same "kill --all: exit status" "$rc_ref" "$rc_test"
+for w in ref test; do d_wait_status $w rd stopped; done
+d_same "kill --all: state" "$(RR ref state rd 2>&1 | jq -r .status)" "$(RR test state rd 2>&1 | jq -r .status)"
+for w in ref test; do RR $w delete rd >/dev/null 2>&1; RR $w run -d -b "$T_TMP/rd/$w" rd >/dev/null 2>&1 </dev/null; done
+for w in ref test; do RR $w delete --force rd >/dev/null 2>&1; eval "rc_$w=\$?"; done
+d_same "delete --force of a running container: exit status" "$rc_ref" "$rc_test"
+for w in ref test; do RR $w state rd >/dev/null 2>&1; eval "rc_$w=\$?"; done
+d_same "delete --force: container gone" "$rc_ref" "$rc_test"
 t_done

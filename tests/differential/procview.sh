@@ -42,6 +42,13 @@ done
 sec shm; df -k /dev/shm | tail -1 | awk "{print \$2}"
 sec sched; cat /proc/self/sched 2>/dev/null | grep -E "^policy" || echo none
 sec tty; tty 2>&1; ls -l /dev/console 2>&1 | awk "{print \$1}"
+sec mkdir; mkdir /tmp/probe-dir 2>&1; echo "rc=$?"
+sec sysctl; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax 2>&1
+sec bind; ls /mnt/host 2>&1; touch /mnt/host/new 2>&1; echo "rc=$?"
+sec scratch; df -k /scratch 2>&1 | tail -1 | awk "{print \$2}"; grep " /scratch " /proc/self/mountinfo | awk "{print \$6}"
+sec fuse; stat -c "%F %a %u:%g %t:%T" /dev/fuse 2>&1; head -c0 /dev/fuse 2>&1; echo "rc=$?"
+sec uid_map; cat /proc/self/uid_map /proc/self/gid_map
+sec setgroups; cat /proc/self/setgroups
 sec end
 '
 d_pair pv /bin/sh -c "$probe"
@@ -51,9 +58,48 @@ for w in ref test; do
   echo "$?" >"$T_TMP/pv-$w.rc"
 done
 d_same "probe run exit code" "$(cat "$T_TMP/pv-ref.rc")" "$(cat "$T_TMP/pv-test.rc")"
-grep -q "^== end" "$T_TMP/pv-ref.out" || { tail -5 "$T_TMP/pv-ref.out"; sed 's/^/    /' "$T_TMP/pv-ref.err" | head; t_fail "probe did not complete under runc"; t_done; }
+grep -q "^== end" "$T_TMP/pv-ref.out" || { tail -5 "$T_TMP/pv-ref.out"; sed 's/^/    /' "$T_TMP/pv-ref.err" | head; t_fail "probe did not complete under runc"; # Seccomp, sysctls, oom_score_adj, bind and tmpfs mounts with options, an
+# extra device, custom masked/readonly paths.
+mkdir -p "$T_TMP/hostdir" && echo from-host >"$T_TMP/hostdir/file"
+d_cfg2 pv '.process.user={"uid":0,"gid":0} | .process.capabilities.bounding += ["CAP_MKNOD"] | .root.readonly=false
+  | .linux.seccomp={"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                    "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}
+  | .linux.sysctl={"net.ipv4.ip_forward":"1","kernel.msgmax":"4096"}
+  | .process.oomScoreAdj=123
+  | .mounts += [{"destination":"/mnt/host","type":"bind","source":$h,"options":["rbind","ro","nosuid"]},
+                {"destination":"/scratch","type":"tmpfs","source":"tmpfs","options":["size=4m","mode=700","noexec"]}]
+  | .linux.devices=[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438,"uid":0,"gid":0}]
+  | .linux.resources.devices=[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]
+  | .linux.maskedPaths += ["/etc/group"] | .linux.readonlyPaths += ["/root"]' --arg h "$T_TMP/hostdir"
+for w in ref test; do RR $w run -b "$T_TMP/pv/$w" pv3 >"$T_TMP/pv3-$w.out" 2>"$T_TMP/pv3-$w.err" </dev/null; done
+t_match "runc ran the options probe" "== end" "$(cat "$T_TMP/pv3-ref.out")"
+for s in status mkdir sysctl oom_score_adj bind scratch fuse mountinfo dev write-rootfs; do
+  d_same "with seccomp/sysctl/mounts/devices: $s" "$(section "$s" "$T_TMP/pv3-ref.out" | sort)" "$(section "$s" "$T_TMP/pv3-test.out" | sort)"
+done
+for w in ref test; do d_cfg pv $w '.process.args=["/bin/sh","-c","wc -c </etc/group; touch /root/x 2>&1; echo rc=$?"]'; done
+for w in ref test; do RR $w run -b "$T_TMP/pv/$w" pv4 >"$T_TMP/pv4-$w.out" 2>&1 </dev/null; done
+d_same "custom maskedPaths / readonlyPaths" "$(cat "$T_TMP/pv4-ref.out")" "$(cat "$T_TMP/pv4-test.out")"
+
+# A user namespace: container root is host uid 100000.
+d_pair us /bin/sh -c "$probe"
+d_cfg2 us '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":65536}]
+  | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":65536}]
+  | .mounts |= map(select(.destination != "/sys" and .destination != "/sys/fs/cgroup"))
+  | .mounts += [{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","noexec","nodev","ro"]}]'
+chmod o+x "$T_TMP" "$T_TMP/us"   # mapped root must reach the rootfs (mktemp made $T_TMP 0700)
+for w in ref test; do chown -R 100000:100000 "$T_TMP/us/$w/rootfs"; RR $w run -b "$T_TMP/us/$w" us >"$T_TMP/us-$w.out" 2>"$T_TMP/us-$w.err" </dev/null; done
+if grep -q '^== end' "$T_TMP/us-ref.out"; then
+  grep -q '^== end' "$T_TMP/us-test.out" || t_fail "user namespace: the runtime did not run the probe: $(head -c 300 "$T_TMP/us-test.err")"
+  for s in uid_map setgroups status id write-rootfs ns; do
+    d_same "user namespace: $s" "$(section "$s" "$T_TMP/us-ref.out")" "$(section "$s" "$T_TMP/us-test.out")"
+  done
+else
+  t_skip "user namespace: runc could not run it here ($(head -c 200 "$T_TMP/us-ref.err"))"
+fi
+t_done; }
 section() { awk -v s="== $1" '$0==s {on=1; next} /^== / {on=0} on' "$2" | d_norm; }
 cp "$T_TMP/pv-ref.out" "${PROBE_KEEP:-/dev/null}" 2>/dev/null
+t_cleanup "cat $T_TMP/pv3-ref.out $T_TMP/pv4-ref.out $T_TMP/us-ref.out >>${PROBE_KEEP:-/dev/null}"
 for s in $(grep '^== ' "$T_TMP/pv-ref.out" | cut -c4- | grep -vx 'end\|mountinfo'); do
   d_same "inside: $s" "$(section "$s" "$T_TMP/pv-ref.out")" "$(section "$s" "$T_TMP/pv-test.out")"
 done
@@ -70,4 +116,42 @@ for w in ref test; do RR $w run -b "$T_TMP/pv/$w" pv2 >"$T_TMP/pv2-$w.out" 2>"$T
 for s in status ulimit id cwd hostname write-rootfs fds; do
   d_same "inside as uid 1000 with caps/rlimits: $s" "$(section "$s" "$T_TMP/pv2-ref.out")" "$(section "$s" "$T_TMP/pv2-test.out")"
 done
+# Seccomp, sysctls, oom_score_adj, bind and tmpfs mounts with options, an
+# extra device, custom masked/readonly paths.
+mkdir -p "$T_TMP/hostdir" && echo from-host >"$T_TMP/hostdir/file"
+d_cfg2 pv '.process.user={"uid":0,"gid":0} | .process.capabilities.bounding += ["CAP_MKNOD"] | .root.readonly=false
+  | .linux.seccomp={"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                    "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}
+  | .linux.sysctl={"net.ipv4.ip_forward":"1","kernel.msgmax":"4096"}
+  | .process.oomScoreAdj=123
+  | .mounts += [{"destination":"/mnt/host","type":"bind","source":$h,"options":["rbind","ro","nosuid"]},
+                {"destination":"/scratch","type":"tmpfs","source":"tmpfs","options":["size=4m","mode=700","noexec"]}]
+  | .linux.devices=[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438,"uid":0,"gid":0}]
+  | .linux.resources.devices=[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]
+  | .linux.maskedPaths += ["/etc/group"] | .linux.readonlyPaths += ["/root"]' --arg h "$T_TMP/hostdir"
+for w in ref test; do RR $w run -b "$T_TMP/pv/$w" pv3 >"$T_TMP/pv3-$w.out" 2>"$T_TMP/pv3-$w.err" </dev/null; done
+t_match "runc ran the options probe" "== end" "$(cat "$T_TMP/pv3-ref.out")"
+for s in status mkdir sysctl oom_score_adj bind scratch fuse mountinfo dev write-rootfs; do
+  d_same "with seccomp/sysctl/mounts/devices: $s" "$(section "$s" "$T_TMP/pv3-ref.out" | sort)" "$(section "$s" "$T_TMP/pv3-test.out" | sort)"
+done
+for w in ref test; do d_cfg pv $w '.process.args=["/bin/sh","-c","wc -c </etc/group; touch /root/x 2>&1; echo rc=$?"]'; done
+for w in ref test; do RR $w run -b "$T_TMP/pv/$w" pv4 >"$T_TMP/pv4-$w.out" 2>&1 </dev/null; done
+d_same "custom maskedPaths / readonlyPaths" "$(cat "$T_TMP/pv4-ref.out")" "$(cat "$T_TMP/pv4-test.out")"
+
+# A user namespace: container root is host uid 100000.
+d_pair us /bin/sh -c "$probe"
+d_cfg2 us '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings=[{"containerID":0,"hostID":100000,"size":65536}]
+  | .linux.gidMappings=[{"containerID":0,"hostID":100000,"size":65536}]
+  | .mounts |= map(select(.destination != "/sys" and .destination != "/sys/fs/cgroup"))
+  | .mounts += [{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","noexec","nodev","ro"]}]'
+chmod o+x "$T_TMP" "$T_TMP/us"   # mapped root must reach the rootfs (mktemp made $T_TMP 0700)
+for w in ref test; do chown -R 100000:100000 "$T_TMP/us/$w/rootfs"; RR $w run -b "$T_TMP/us/$w" us >"$T_TMP/us-$w.out" 2>"$T_TMP/us-$w.err" </dev/null; done
+if grep -q '^== end' "$T_TMP/us-ref.out"; then
+  grep -q '^== end' "$T_TMP/us-test.out" || t_fail "user namespace: the runtime did not run the probe: $(head -c 300 "$T_TMP/us-test.err")"
+  for s in uid_map setgroups status id write-rootfs ns; do
+    d_same "user namespace: $s" "$(section "$s" "$T_TMP/us-ref.out")" "$(section "$s" "$T_TMP/us-test.out")"
+  done
+else
+  t_skip "user namespace: runc could not run it here ($(head -c 200 "$T_TMP/us-ref.err"))"
+fi
 t_done

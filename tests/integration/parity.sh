@@ -11,7 +11,7 @@ R() { "$RUNTIME" --root "$ROOT" "$@"; }
 B=$T_TMP/bundle
 mk_bundle "$B" /bin/sleep 1000
 # A counter in the workspace: pause must stop it advancing.
-cfg_set "$B" '.process.args=["/bin/sh","-c","i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done"] | .root.readonly=false | .process.noNewPrivileges=false'
+cfg_set "$B" '.process.args=["/bin/sh","-c","i=0; while :; do i=$((i+1)); echo $i >/tmp/count.n; mv /tmp/count.n /tmp/count; sleep 0.05; done"] | .root.readonly=false | .process.noNewPrivileges=false'
 id=par-$$
 t_cleanup "'$RUNTIME' --root '$ROOT' delete --force $id"
 t_ok "run -d" R run -d -b "$B" "$id"
@@ -71,10 +71,10 @@ t_eq "ps table lists only container processes" 0 "$(grep -c 'capsule-runc' <<<"$
 t_ok "pause" R pause "$id"
 t_eq "state shows paused" paused "$(R state "$id" | jq -r .status)"
 a=$(cat "$B/rootfs/tmp/count"); sleep 0.5; b=$(cat "$B/rootfs/tmp/count")
+t_match "paused: the counter was running" '^[0-9]+$' "$a"
 t_eq "paused: the counter stopped" "$a" "$b"
 R exec "$id" true 2>"$T_TMP/err"; t_eq "exec into paused container refused (255)" 255 $?
 t_match "exec into paused: runc wording" "cannot exec in a paused container \\(use --ignore-paused" "$(cat "$T_TMP/err")"
-t_ok "exec -d --ignore-paused into paused container" R exec -d --ignore-paused "$id" true
 R pause "$id" 2>"$T_TMP/err"; t_eq "pause of paused fails" 1 $?
 t_ok "resume" R resume "$id"
 t_eq "state shows running" running "$(R state "$id" | jq -r .status)"

@@ -23,16 +23,26 @@ wait_port "$O" 8080 || t_fail "server did not start"
 B=$T_TMP/bundle
 mk_bundle "$B" sh -c 'timeout 5 wget -q -O- http://10.231.0.2:8080/ok/churn' || t_skip_all "cannot make a bundle"
 CG=/capsule-test/px-$$
+if [ "${NET_RULES_VIA:-}" = capsule ]; then
+  # capsule mode: the runtime adds hooks and env; its proxy cgroups go under /capsule-proxy
+  mkdir -p "$T_TMP/audit"
+  printf '{"directories":{"audit":"%s"},"egress":{"allow_private":["10.231.0.0/24"]}}' "$T_TMP/audit" >"$T_TMP/policy.json"
+  export CAPSULE_POLICY=$T_TMP/policy.json CAPSULE_NETNS_DIR=$T_TMP/node
+  cfg_set "$B" '.annotations["capsule/egress.allow"] = "GET 10.231.0.2:8080/ok/*"'
+  CG=/capsule-proxy
+  t_cleanup "rmdir /sys/fs/cgroup/*/capsule-proxy"
+else
 cfg_set "$B" '.process.env += ["http_proxy=http://127.0.0.1:3128"]
   | .hooks = {"createRuntime": [{"path": $h, "env": $e,
       "args": ["capsule-hook","setup","--state-dir",$s,"--proxy",$p,"--cgroup-parent",$cg,"--allow","GET 10.231.0.2:8080/ok/*"]}],
     "poststop": [{"path": $h, "env": $e, "args": ["capsule-hook","teardown","--state-dir",$s]}]}' \
   --arg h "$HOOK" --arg s "$T_TMP/state" --arg p "$PROXY" --arg cg "$CG" --argjson e "[\"CAPSULE_NETNS_DIR=$T_TMP/node\"]"
+fi
 
 leftovers() {
   echo "pins=$(grep -c "$T_TMP" /proc/self/mountinfo)"
-  echo "procs=$(pgrep -f "$T_TMP/state" | wc -l)"
-  echo "cgroups=$(find /sys/fs/cgroup/pids$CG -mindepth 1 -type d 2>/dev/null | wc -l)"
+  echo "procs=$(pgrep -f "$T_TMP/(state|root)" | wc -l)"
+  echo "cgroups=$(find /sys/fs/cgroup/pids$CG -mindepth 1 -type d -name "churn-$$-*" 2>/dev/null | wc -l)"
   echo "node=$(ls "$T_TMP/node" 2>/dev/null | wc -l)"
 }
 # capsule netns still alive (held by a process): they carry capsule0

@@ -53,12 +53,32 @@ r new_netns unshare -n true
 r nft_flush nft flush ruleset
 EOF
 HOOK_ENV="[\"CAPSULE_NETNS_DIR=$T_TMP/node\"]"
-cfg_set "$B" '.process.env += ["HTTP_PROXY=http://127.0.0.1:3128","http_proxy=http://127.0.0.1:3128"]
+# NET_RULES_VIA=annotation: the rule comes from capsule/egress.allow (what a
+# user of plain runc writes), else from the operator's --allow.
+# NET_RULES_VIA=capsule: capsule mode of capsule-runc does it all (policy
+# allows the test's private range; hooks, env and resolv.conf come from the
+# runtime; the audit goes to the policy's directory).
+AUDF=$ST/audit.jsonl
+if [ "${NET_RULES_VIA:-}" = capsule ]; then
+  mkdir -p "$T_TMP/audit"
+  printf '{"directories":{"audit":"%s"},"egress":{"allow_private":["10.231.0.0/24"]}}' "$T_TMP/audit" >"$T_TMP/policy.json"
+  export CAPSULE_POLICY=$T_TMP/policy.json CAPSULE_NETNS_DIR=$T_TMP/node
+  cfg_set "$B" '.annotations["capsule/egress.allow"] = "GET 10.231.0.2:8080/ok/*"'
+  AUDF=$T_TMP/audit/$ID.jsonl
+  ST=$ROOT/$ID
+  t_cleanup "rmdir /sys/fs/cgroup/*/capsule-proxy"
+elif [ "${NET_RULES_VIA:-}" = annotation ]; then
+  RULE_ARGS='[]'
+  cfg_set "$B" '.annotations["capsule/egress.allow"] = "GET 10.231.0.2:8080/ok/*"'
+else
+  RULE_ARGS='["--allow","GET 10.231.0.2:8080/ok/*"]'
+fi
+[ "${NET_RULES_VIA:-}" = capsule ] || cfg_set "$B" '.process.env += ["HTTP_PROXY=http://127.0.0.1:3128","http_proxy=http://127.0.0.1:3128"]
   | .hooks = {"createRuntime": [{"path": $h, "env": $e,
-      "args": ["capsule-hook","setup","--state-dir",$s,"--proxy",$p,"--cgroup-parent",$cg,"--allow",$rule]}],
+      "args": (["capsule-hook","setup","--state-dir",$s,"--proxy",$p,"--cgroup-parent",$cg] + $rules)}],
     "poststop": [{"path": $h, "env": $e, "args": ["capsule-hook","teardown","--state-dir",$s]}]}' \
   --arg h "$HOOK" --arg s "$ST" --arg p "$PROXY" --arg cg "/capsule-test/px-$$" \
-  --arg rule "GET 10.231.0.2:8080/ok/*" --argjson e "$HOOK_ENV"
+  --argjson rules "$RULE_ARGS" --argjson e "$HOOK_ENV"
 
 nsenter --net=/run/netns/$H timeout 120 "$RUNTIME" --root "$ROOT" run -b "$B" "$ID" >"$T_TMP/run.out" 2>&1
 rc=$?
@@ -85,13 +105,14 @@ t_eq "denied host saw nothing" "" "$(cat "$T_TMP/http3.log")"
 t_eq "outside resolver saw no query (no DNS tunnel)" "" "$(cat "$T_TMP/resolver.log")"
 t_eq "host loopback service saw nothing" "" "$(cat "$T_TMP/hostlo.log")"
 
-AUD=$(cat "$ST/audit.jsonl" 2>/dev/null)
+AUD=$(cat "$AUDF" 2>/dev/null)
 t_match "audit: allowed decision" '/ok/a' "$AUD"
 t_match "audit: denied decision" '/deny/c' "$AUD"
-t_ok "audit chain verifies" "$PROXY" audit-verify "$ST/audit.jsonl"
+t_ok "audit chain verifies" "$PROXY" audit-verify "$AUDF"
 
 # nothing left behind
 t_fails "no pin left" test -e "$ST/netns"
+t_fails "no pin mounted anywhere under the test dir" grep -q "$T_TMP" /proc/self/mountinfo
 t_eq "no proxy left" "" "$(pgrep -f "capsule-id $ID" || true)"
 t_eq "node registry empty" "" "$(ls "$T_TMP/node" 2>/dev/null)"
 t_done

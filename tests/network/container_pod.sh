@@ -36,9 +36,7 @@ hooks_for() {  # hooks_for BUNDLE STATE_DIR
 }
 mk_bundle "$SB" sleep 60 || t_skip_all "cannot make a bundle"
 hooks_for "$SB" "$T_TMP/st-sandbox" sandbox
-mk_bundle "$APP" sh -c 'timeout 5 wget -q -O- http://10.231.0.2:8080/ok/app; echo "rc=$?";
-  env -u http_proxy timeout 5 wget -q -O- http://10.231.0.2:8080/ok/transparent; echo "rc=$?";
-  timeout 5 wget -q -O- http://10.231.0.3:8080/ok/denied; echo "rc=$?"'
+mk_bundle "$APP" sh -c 'timeout 5 wget -q -O- http://10.231.0.2:8080/ok/app; echo "rc=$?"; env -u http_proxy timeout 5 wget -q -O- http://10.231.0.2:8080/ok/transparent; echo "rc=$?"; timeout 5 wget -q -O- http://10.231.0.3:8080/ok/denied; echo "rc=$?"'
 hooks_for "$APP" "$T_TMP/st-app" container
 
 t_cleanup "$RUNTIME --root $ROOT delete -f $SID"
@@ -58,7 +56,7 @@ t_match "app: denied host fails" "rc=0 .*rc=0 .*rc=[1-9]" "$(tr '\n' ' ' <<<"$ou
 t_eq "denied host saw nothing" "" "$(cat "$T_TMP/http3.log")"
 t_match "app was a member only" '"role":"member"' "$(cat "$T_TMP/st-app/audit.jsonl" 2>/dev/null)"
 t_eq "no second ruleset" "$rules_before" "$(ip netns exec "$C" nft list ruleset)"
-t_eq "still one proxy" "1" "$(pgrep -f -- "--capsule-id $SID" | wc -l)"
+t_eq "still one proxy" "1" "$(pgrep -f -- "^capsule-proxy .*--capsule-id $SID" | wc -l)"
 t_ok "sandbox proxy still up after the app left" alive "$PX"
 
 t_ok "sandbox kill" "$RUNTIME" --root "$ROOT" kill "$SID" KILL

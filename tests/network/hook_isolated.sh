@@ -96,4 +96,29 @@ t_cleanup "kill -9 $HPID"
 oci_state $ID-h $HPID >"$T_TMP/hstate.json"
 t_fails "setup refuses a host-netns container" $HOOK setup --state-dir $T_TMP/h --proxy $T_TMP/stand-in-proxy <"$T_TMP/hstate.json"
 t_fails "... and leaves no pin" test -e "$T_TMP/h/netns"
+
+# a configuration the real proxy refuses fails setup with its reason
+PROXY=$CAPSULE_BUILD/hooks/proxy/capsule-proxy
+if [ -x "$PROXY" ]; then
+  unshare -n sleep 600 &
+  BPID=$!
+  t_cleanup "kill -9 $BPID"
+  wait_for 5 own_netns $BPID
+  oci_state $ID-b $BPID >"$T_TMP/bstate.json"
+  out=$($HOOK setup --state-dir $T_TMP/b --proxy "$PROXY" --allow 'GET,,, /bad' <"$T_TMP/bstate.json" 2>&1)
+  t_match "proxy --check failure fails setup with the reason" "capsule-proxy refuses the configuration: .+" "$out"
+  t_fails "... and leaves no pin" test -e "$T_TMP/b/netns"
+  t_eq "... nor a supervisor" "" "$(pgrep -f "supervise $T_TMP/b" || true)"
+else
+  t_skip "capsule-proxy not built: --check failure case"
+fi
+
+# refuses a netns owned by a nested user namespace (its root could flush rules)
+unshare -Urn sleep 600 &
+UPID=$!
+t_cleanup "kill -9 $UPID"
+wait_for 5 own_netns $UPID
+oci_state $ID-u $UPID >"$T_TMP/ustate.json"
+t_fails "setup refuses a userns-owned netns" $HOOK setup --state-dir $T_TMP/u --proxy $T_TMP/stand-in-proxy <"$T_TMP/ustate.json"
+t_fails "... and leaves no pin" test -e "$T_TMP/u/netns"
 t_done

@@ -76,6 +76,7 @@ nft_norm() {
 mk_stand_in() {
   cat >"$T_TMP/stand-in-proxy" <<EOS
 #!/bin/bash
+case " \$* " in *" --check "*) exit 0;; esac
 echo "ARGS \$*" >>"$T_TMP/proxy.log"
 echo "NETNS \$(readlink /proc/self/ns/net)" >>"$T_TMP/proxy.log"
 exec $PY "$PROBE" stand-in-proxy "$T_TMP/proxy.log"
@@ -123,3 +124,7 @@ in_cgroup() {
 own_netns() { [ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
 # count_is N PATTERN FILE: grep -c PATTERN FILE == N.
 count_is() { [ "$(grep -c -- "$2" "$3" 2>/dev/null)" = "$1" ]; }
+
+# The proxy cgroup parents the tests use (/capsule-test/px-PID, proxy-PID):
+# removed last, once every capsule of the test is torn down.
+t_cleanup "rmdir /sys/fs/cgroup/*/capsule-test/px-$$ /sys/fs/cgroup/*/capsule-test/proxy-$$ /sys/fs/cgroup/capsule-test/px-$$"

@@ -2,12 +2,13 @@
 """Tiny HTTP/1.1 test origin for capsule-proxy tests (loopback only).
 
 GET  /headers     -> the request head as received (to check what the proxy sent)
+GET  /authhash    -> count and sha256 of the Authorization header(s)
 GET  /chunked     -> a chunked response
 GET  /close       -> a close-delimited response (no Content-Length)
 GET  /size/N      -> N bytes of 'x'
 POST|PUT /echo    -> "len=N sha256=..." of the (Content-Length or chunked) body
 any  other        -> "path=<path> method=<method>"
-Usage: server.py PORT [ADDR]; prints "ready" when listening.
+Usage: server.py PORT [ADDR [CERT KEY]]; prints "ready" when listening.
 """
 import hashlib
 import http.server
@@ -52,6 +53,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if p == "/headers":
             raw = self.requestline + "\n" + "".join("%s: %s\n" % (k, v) for k, v in self.headers.items())
             return self.send(200, raw.encode())
+        if p == "/authhash":
+            a = self.headers.get_all("Authorization") or []
+            return self.send(200, ("n=%d sha256=%s\n" % (len(a), hashlib.sha256((a[0] if a else "").encode()).hexdigest())).encode())
         if p == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -87,5 +91,10 @@ if __name__ == "__main__":
     port = int(sys.argv[1])
     addr = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     srv = S((addr, port), H)
+    if len(sys.argv) > 4:  # CERT KEY: serve HTTPS
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("ready", flush=True)
     srv.serve_forever()

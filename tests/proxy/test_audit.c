@@ -69,13 +69,24 @@ main (void)
   waitpid (pid, &st, 0);
   T_CHECK (WIFEXITED (st) && WEXITSTATUS (st) == 0, "child writer");
   T_CHECK (audit_append (log, "{\"event\":\"last\"}", &err) == 0, "append last");
+  /* batched: lock held, completion lines deferred and written with the next line */
+  audit_hold (log, true);
+  T_CHECK (audit_append_deferred (log, "{\"event\":\"done1\"}", &err) == 0, "deferred 1");
+  T_CHECK (audit_append_deferred (log, "{\"event\":\"done2\"}", &err) == 0, "deferred 2");
+  T_CHECK (audit_append (log, "{\"event\":\"decision\"}", &err) == 0, "decision after deferred");
+  T_CHECK (audit_append_deferred (log, "{\"event\":\"done3\"}", &err) == 0, "deferred 3");
+  audit_hold (log, false);
   uint64_t seq;
   char head[65];
   audit_head (log, &seq, head);
+  seq -= 4;
   T_CHECK (seq == 104, "head seq %lu", (unsigned long) seq);
   audit_close (log);
 
+  seq += 4;
   uint64_t bad = 0;
+  snprintf (cmd, sizeof cmd, "tail -n 4 %s | grep -c -E 'done1|done2|decision|done3' | grep -qx 4", path);
+  T_CHECK (system (cmd) == 0, "deferred lines written in order");
   T_CHECK (verify (path, &bad) == 0, "intact chain verifies (bad=%lu)", (unsigned long) bad);
   char *why = NULL;
   T_CHECK (audit_verify_head (path, seq, head, &bad, &why, &err) == 0, "head matches");

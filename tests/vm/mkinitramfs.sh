@@ -28,11 +28,8 @@ is_elf() { [ "$(head -c4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]
 
 copy_elf "$(command -v bash)" "$R/bin/bash"
 copy_elf "$(command -v jq)" "$R/usr/bin/jq"
-for t in apparmor_parser; do   # optional extras
-  p=$(command -v $t 2>/dev/null) && copy_elf "$p" "$R/sbin/$t" || true
-done
-[ -d /etc/apparmor.d ] && mkdir -p "$R/etc/apparmor.d" && cp -a /etc/apparmor.d/. "$R/etc/apparmor.d/" 2>/dev/null || true
-[ -f /etc/apparmor/parser.conf ] && mkdir -p "$R/etc/apparmor" && cp /etc/apparmor/parser.conf "$R/etc/apparmor/"
+# optional: apparmor_parser for guest-apparmor.sh
+if p=$(command -v apparmor_parser 2>/dev/null); then copy_elf "$p" "$R/sbin/apparmor_parser"; fi
 
 # Runtime under test, and every program of the build tree (same relative
 # paths under /build, and flat in /build/bin for CAPSULE_TEST_BIN_DIR).

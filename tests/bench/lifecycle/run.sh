@@ -66,8 +66,8 @@ done
 echo "# peak RSS (GNU time %M, runtime process and the children it reaps) x5"
 for i in 1 2 3 4 5; do
   for w in ref test; do
-    /usr/bin/time -f '%M' -o "$W/t" bash -c 'exec "$@"' _ $( [ $w = ref ] && echo "$REF" || echo "$RUNTIME" ) \
-      --root "$W/state-$w" run -b "$W/$w" m$i-$$ >/dev/null 2>&1
+    rt=$REF; [ $w = test ] && rt=$RUNTIME
+    /usr/bin/time -f '%M' -o "$W/t" "$rt" --root "$W/state-$w" run -b "$W/$w" m$i-$$ >/dev/null 2>&1
     tail -1 "$W/t" >>"$W/rss-$w"
   done
 done

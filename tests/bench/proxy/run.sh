@@ -155,6 +155,8 @@ echo "RSS with 1000 idle keep-alive connections: $((rss/1024)).$(( (rss%1024)*10
 
 # --- CONNECT tunnel throughput, 1 GiB
 speed() { curl -s -o /dev/null -w '%{speed_download}' "$@" "http://127.0.0.1:$NG/ok/1g"; }
-ds=$(speed); ts=$(speed -p -x "http://127.0.0.1:$CP")
+# best of 3 each: loopback throughput on a shared VM is noisy
+best() { local b=0 v; for i in 1 2 3; do v=$("$@"); b=$(awk -v a="$b" -v c="$v" 'BEGIN{print (c>a)?c:a}'); done; echo "$b"; }
+ds=$(best speed); ts=$(best speed -p -x "http://127.0.0.1:$CP")
 echo "1 GiB direct: $(awk -v s="$ds" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), through CONNECT: $(awk -v s="$ts" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), ratio $(awk -v a="$ts" -v b="$ds" 'BEGIN{printf "%.2f", a/b}')"
 # (CONNECT needs a rule without a path restriction for this host:port)
