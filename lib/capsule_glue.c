@@ -68,7 +68,9 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
   cleanup_free char *hook = find_hook ();
   if (hook == NULL)
     return cr_error (err, 0, "capsule %s: the network hook `capsule-hook` was not found (set CAPSULE_HOOK)", id);
-  if (netcontain_add_hooks (c, state_dir, hook, err) < 0)
+  struct capsule_effective *e = eff;
+  struct netcontain_opts nopts = { .audit = e->audit_path };
+  if (netcontain_add_hooks_opts (c, state_dir, hook, &nopts, err) < 0)
     return cr_error_wrap (err, "capsule %s: network containment", id);
 
   cleanup_free char *json = capsule_effective_to_json (eff, true);
@@ -138,6 +140,8 @@ capsule_glue_exec (const struct oci_config *c, struct oci_process *p, const char
       if (*err && (*err)->status == ENOENT)
         {
           cr_error_release (err);
+          /* A plain container sharing a capsule's netns still never gets the network caps back. */
+          capsule_strip_joiner (c, p, root, id);
           return 0;
         }
       return -1;

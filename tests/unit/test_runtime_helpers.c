@@ -85,8 +85,8 @@ test_state_json (void)
   const char *ann[] = { "k", "v\"q", NULL };
   char *j = cr_state_oci_json (&s, "running", ann, false);
   T_STREQ (j, "{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"pid\":42,\"status\":\"running\",\"bundle\":\"/b\","
-              "\"rootfs\":\"/b/rootfs\",\"created\":\"2026-01-01T00:00:00.000000000Z\",\"owner\":\"\","
-              "\"annotations\":{\"k\":\"v\\\"q\"}}");
+              "\"rootfs\":\"/b/rootfs\",\"created\":\"2026-01-01T00:00:00.000000000Z\","
+              "\"annotations\":{\"k\":\"v\\\"q\"},\"owner\":\"\"}");
   free (j);
   j = cr_state_oci_json (&s, "stopped", NULL, false);
   T_CONTAINS (j, "\"pid\":0");
