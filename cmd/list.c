@@ -35,8 +35,16 @@ CR_VERB (list)
   cleanup_dir DIR *d = opendir (g->root);
   if (json)
     fputs ("[", stdout);
-  else if (!quiet)
-    printf ("%-12s%-12s%-12s%-12s%-32s%s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+  /* Table rows are collected and aligned like Go's tabwriter(minwidth 12, padding 3) in runc. */
+  char *rows[1024][6];
+  size_t nrows = 0;
+  if (!json && !quiet)
+    {
+      const char *h[6] = { "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER" };
+      for (int k = 0; k < 6; k++)
+        rows[0][k] = xstrdup (h[k]);
+      nrows = 1;
+    }
   bool first = true;
   struct dirent *de;
   while (d && (de = readdir (d)))
@@ -72,11 +80,33 @@ CR_VERB (list)
             sscanf (p + 11, "%63[^\"]", created);
           if ((p = strstr (state, "\"owner\":\"")))
             sscanf (p + 9, "%63[^\"]", owner);
-          printf ("%-12s%-12s%-12s%-12s%-32s%s\n", de->d_name, pid, status, bundle, created, owner);
+          if (nrows < sizeof rows / sizeof rows[0])
+            {
+              const char *v[6] = { de->d_name, pid, status, bundle, created, owner };
+              for (int k = 0; k < 6; k++)
+                rows[nrows][k] = xstrdup (v[k]);
+              nrows++;
+            }
         }
       free (state);
     }
   if (json)
     puts ("]");
+  size_t width[6] = { 0 };
+  for (size_t r = 0; r < nrows; r++)
+    for (int k = 0; k < 5; k++)
+      if (strlen (rows[r][k]) + 3 > width[k])
+        width[k] = strlen (rows[r][k]) + 3;
+  for (size_t r = 0; r < nrows; r++)
+    {
+      for (int k = 0; k < 6; k++)
+        {
+          if (k < 5)
+            printf ("%-*s", (int) (width[k] < 12 ? 12 : width[k]), rows[r][k]);
+          else
+            printf ("%s\n", rows[r][k]);
+          free (rows[r][k]);
+        }
+    }
   return 0;
 }

@@ -153,6 +153,21 @@ pidfd_open_ (pid_t pid)
 int
 cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_error_t *err)
 {
+  /* With --process the terminal flag is the process file's (what containerd's shim sends). */
+  struct cr_exec_opts eo = *o;
+  if (o->process_path)
+    {
+      cleanup_free char *text = NULL;
+      size_t len;
+      if (read_file (o->process_path, &text, &len, err) < 0)
+        return -1;
+      struct oci_process *pp = oci_process_parse (text, len, err);
+      if (pp == NULL)
+        return cr_error_wrap (err, "process file `%s`", o->process_path);
+      eo.tty = pp->terminal;
+      oci_process_free (pp);
+    }
+  o = &eo;
   /* runc's checkTerminal, and its need for a host terminal to proxy a foreground tty. */
   if (o->tty && o->detach && o->console_socket == NULL)
     return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Differential: what a process sees inside the container (capabilities, ids,
-# no_new_privs, seccomp, mounts, /dev, hostname, rlimits, cgroup, env, fds,
+# no_new_privs, seccomp, mounts, /dev, hostname, rlimits, cgroup, env, fds
+# (fds 0-2 normalised: foreground runc interposes pipes, capsule-runc passes its own stdio),
 # masked and read-only paths) under runc and under $RUNTIME, section by section.
 . "$CAPSULE_SRC/tests/differential/common.sh"
 
@@ -23,7 +24,7 @@ sec env; env | sort
 sec id; id
 sec umask; umask
 sec cwd; pwd
-sec fds; ls -l /proc/self/fd | awk "NR>1 || /->/ { print \$9, \$10, \$11 }" | sed -E "s/\[[0-9]+\]/[N]/"
+sec fds; ls -l /proc/self/fd | awk "NR>1 || /->/ { print \$9, \$10, \$11 }" | sed -E "s/\[[0-9]+\]/[N]/; s/^([012]) -> .*/\1 -> <stdio>/"
 sec oom_score_adj; cat /proc/self/oom_score_adj
 sec ns; ls /proc/self/ns
 sec write-rootfs; touch /probe 2>&1; echo "rc=$?"
