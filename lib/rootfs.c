@@ -170,7 +170,12 @@ mount_cgroup (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
       cleanup_free char *src = xasprintf ("/sys/fs/cgroup%s", cg);
       if (mount (src, target, NULL, MS_BIND | MS_REC, NULL) < 0)
         return cr_error_errno (err, "bind cgroup `%s` on `%s`", src, m->destination);
-      if (mount (NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL) < 0)
+      /* target names the covered directory: resolve again to reach the bind mount. */
+      cleanup_close int bfd = cr_open_in_root (rootfd, m->destination, false, false, err);
+      if (bfd < 0)
+        return -1;
+      cleanup_free char *bpath = fd_path (bfd);
+      if (mount (NULL, bpath, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL) < 0)
         return cr_error_errno (err, "remount cgroup `%s`", m->destination);
       return 0;
     }
