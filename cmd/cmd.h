@@ -37,4 +37,8 @@ struct cr_opt
  * *optind), -1 on error (message printed).  *arg receives the value. */
 int cr_getopt (int argc, char **argv, int *optind, const struct cr_opt *opts, const char **arg);
 
+/* Verbs that take no flags and exactly one container id: the id, or NULL
+ * after printing runc's "requires exactly 1 argument" error. */
+const char *cr_single_id (int argc, char **argv);
+
 #endif

@@ -51,3 +51,21 @@ cr_getopt (int argc, char **argv, int *optind, const struct cr_opt *opts, const 
   cr_log_error ("flag provided but not defined: %s", a);
   return -1;
 }
+
+const char *
+cr_single_id (int argc, char **argv)
+{
+  static const struct cr_opt none[] = { { NULL, 0, false, 0 } };
+  int optind = 1, id;
+  const char *arg;
+  while ((id = cr_getopt (argc, argv, &optind, none, &arg)) > 0)
+    ;
+  if (id < 0)
+    return NULL;
+  if (optind != argc - 1)
+    {
+      cr_log_error ("\"%s\" requires exactly 1 argument", argv[0]);
+      return NULL;
+    }
+  return argv[optind];
+}

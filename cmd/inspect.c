@@ -11,19 +11,10 @@
 
 CR_VERB (inspect)
 {
-  static const struct cr_opt opts[] = { { NULL, 0, false, 0 } };
-  int optind = 1, id;
-  const char *arg;
-  while ((id = cr_getopt (argc, argv, &optind, opts, &arg)) > 0)
-    ;
-  if (id < 0)
+  const char *single = cr_single_id (argc, argv);
+  if (single == NULL)
     return 1;
-  if (optind != argc - 1)
-    {
-      cr_log_error ("\"inspect\" requires exactly 1 argument");
-      return 1;
-    }
-  const char *cid = argv[optind];
+  const char *cid = single;
   cr_error_t err = NULL;
   if (cr_validate_id (cid, &err) < 0)
     return cr_error_report (&err);

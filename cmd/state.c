@@ -8,21 +8,12 @@
 
 CR_VERB (state)
 {
-  static const struct cr_opt opts[] = { { NULL, 0, false, 0 } };
-  int optind = 1, id;
-  const char *arg;
-  while ((id = cr_getopt (argc, argv, &optind, opts, &arg)) > 0)
-    ;
-  if (id < 0)
+  const char *cid = cr_single_id (argc, argv);
+  if (cid == NULL)
     return 1;
-  if (optind != argc - 1)
-    {
-      cr_log_error ("\"state\" requires exactly 1 argument");
-      return 1;
-    }
   struct cr_context ctx = { .root = g->root, .systemd_cgroup = g->systemd_cgroup };
   cr_error_t err = NULL;
-  char *json = cr_container_state_json (&ctx, argv[optind], true, false, &err);
+  char *json = cr_container_state_json (&ctx, cid, true, false, &err);
   if (json == NULL)
     return cr_error_report (&err);
   puts (json);
