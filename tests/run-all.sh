@@ -18,7 +18,7 @@ build "$src/build-asan" -DCAPSULE_SANITIZE=ON
 rc=0
 echo "== ASan+UBSan build =="
 (cd "$src/build-asan" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j1 -L sanitize) || rc=1
+   ctest --output-on-failure --no-label-summary -j1 -L sanitize) || rc=1
 echo "== full suite =="
-(cd "$src/build" && ctest --output-on-failure -j1) || rc=1
+(cd "$src/build" && ctest --output-on-failure --no-label-summary -j1) || rc=1
 exit $rc
