@@ -52,3 +52,45 @@ R delete demo
 say "run (foreground): the exit code comes back"
 rc=0; R run -b "$B" demo || rc=$?
 echo "exit code: $rc"
+
+# ---------------------------------------------------------------------------
+# Part 2: the same runtime, now a capsule.  The "agent" writes its report in
+# the ephemeral /workspace, fetches an allowed URL through capsule-proxy (a
+# loopback web server started here), and is refused a URL outside its
+# allow-list, a write to the rootfs and a new namespace; every decision lands
+# in the hash-chained audit log, verified at the end.
+say "a capsule: confinement + network containment"
+work=$build/demo-capsule
+rm -rf "$work"; mkdir -p "$work/www/ok" "$work/audit"
+echo "hello from the allowed API" >"$work/www/ok/hello.txt"
+echo "TOP SECRET" >"$work/www/secret.txt"
+port=$((20000 + RANDOM % 20000))
+busybox httpd -f -p 127.0.0.1:$port -h "$work/www" &
+httpd=$!
+trap 'kill $httpd 2>/dev/null || true' EXIT
+# Node policy: the demo's audit dir, and loopback allowed in egress rules.
+printf '{ "directories": { "audit": "%s" }, "egress": { "allow_private": ["127.0.0.0/8", "::1/128"] } }\n' \
+  "$work/audit" >"$work/policy.json"
+export CAPSULE_POLICY=$work/policy.json
+cat >"$B/rootfs/agent.sh" <<'AGENT'
+#!/bin/sh
+echo "[agent] working in /workspace as $(id -un)"
+echo "report: $(date)" >/workspace/report.txt && echo "[agent] wrote /workspace/report.txt"
+echo "[agent] GET /ok/hello.txt (allowed) -> $(wget -q -O- http://127.0.0.1:$PORT/ok/hello.txt 2>&1)"
+echo "[agent] GET /secret.txt (not allowed) -> $(wget -q -O- http://127.0.0.1:$PORT/secret.txt 2>&1 || echo refused)"
+echo "[agent] write /etc/passwd -> $( (echo x >>/etc/passwd) 2>&1 || true)"
+echo "[agent] unshare -n -> $(unshare -n true 2>&1 || true)"
+exit 0
+AGENT
+chmod +x "$B/rootfs/agent.sh"
+jq --arg port "$port" '.process.args=["/agent.sh"] | .process.env += ["PORT=" + $port]
+    | .linux.cgroupsPath="/capsule-demo/agent"
+    | .annotations={"capsule/agent":"demo-agent","capsule/version":"1.0",
+                    "capsule/egress.allow":("GET 127.0.0.1:" + $port + "/ok/*"),
+                    "capsule/timeout":"1m","capsule/limits":"pids=64,memory=128Mi"}' \
+   "$B/config.json" >"$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"
+R delete -f demo-agent >/dev/null 2>&1 || true
+rc=0; R run -b "$B" demo-agent || rc=$?
+echo "capsule exit code: $rc"
+say "audit log of the capsule"
+for f in "$work"/audit/*.jsonl; do cut -c1-160 "$f"; "$RT" audit verify "$f"; done
