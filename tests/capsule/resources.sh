@@ -34,7 +34,8 @@ MAX=$(cat "$(cg_file pids "$CG" pids.max pids.max)" 2>/dev/null)
 CUR=$(cat "$(cg_file pids "$CG" pids.current pids.current)" 2>/dev/null)
 EV=$(cat "$(cg_file pids "$CG" pids.events pids.events)" 2>/dev/null | awk '$1=="max"{print $2}')
 t_eq "pids.max from capsule/limits" 32 "$MAX"
-if [ -n "$CUR" ] && [ "$CUR" -le 32 ] && [ "$CUR" -ge 2 ]; then t_pass "fork bomb held at $CUR <= 32 processes"; else t_fail "fork bomb held (pids.current [$CUR])"; fi
+# (the bomb may collapse back to its init once forks fail: only the bound is the claim)
+if [ -n "$CUR" ] && [ "$CUR" -le 32 ] && [ "$CUR" -ge 1 ]; then t_pass "fork bomb held at $CUR <= 32 processes"; else t_fail "fork bomb held (pids.current [$CUR])"; fi
 if [ -n "$EV" ] && [ "$EV" -gt 0 ]; then t_pass "forks refused by the pids limit ($EV times)"; else t_fail "forks refused (pids.events max [$EV])"; fi
 t_ok "host still forks" /bin/true
 t_ok "bomb killed" R kill "$ID" KILL
