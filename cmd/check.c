@@ -19,6 +19,7 @@
 #include "lib/cgroup.h"
 #include "lib/confine.h"
 #include "lib/landlock.h"
+#include "lib/lsm.h"
 #include "lib/policy.h"
 #include "lib/util.h"
 
@@ -100,6 +101,46 @@ controller (enum cr_cgroup_mode mode, const char *name)
   return exists (d);
 }
 
+/* The "lsm" member: what is active and the label a capsule would get.
+ * Returns what keeps capsules from running here (a capsule fails closed
+ * without its label), or NULL. */
+static char *
+print_lsm (const struct capsule_policy *pol)
+{
+  cleanup_free char *list = capsule_lsm_list ();
+  bool aa = capsule_lsm_apparmor_enabled (), se = capsule_lsm_selinux_enabled ();
+  cleanup_free char *parser = capsule_apparmor_parser_path ();
+  char *missing = NULL;
+  cleanup_free char *label = NULL;
+  const char *state = "";
+  if (aa)
+    {
+      const char *pn = pol && pol->lsm_apparmor_profile && *pol->lsm_apparmor_profile ? pol->lsm_apparmor_profile : NULL;
+      const char *name = pn ? pn : CAPSULE_APPARMOR_DEFAULT;
+      cr_error_t e = NULL;
+      int loaded = capsule_apparmor_loaded (name, &e);
+      cr_error_release (&e);
+      state = loaded > 0 ? "loaded" : pn || parser == NULL ? "not loaded, cannot be loaded" : "loaded at the first capsule";
+      if (loaded <= 0 && (pn || parser == NULL))
+        missing = xasprintf ("apparmor profile %s", name);
+      label = xasprintf ("apparmor:%s", name);
+    }
+  else if (se)
+    {
+      const char *l = pol && pol->lsm_selinux_label && *pol->lsm_selinux_label ? pol->lsm_selinux_label : CAPSULE_SELINUX_DEFAULT;
+      label = xasprintf ("selinux:%s", l);
+    }
+  char lq[512], pq[512], bq[512];
+  audit_json_escape (lq, sizeof lq, list ? list : "");
+  audit_json_escape (pq, sizeof pq, parser ? parser : "");
+  audit_json_escape (bq, sizeof bq, label ? label : "none");
+  printf ("  \"lsm\": {\"active\": \"%s\", \"apparmor\": %s, \"selinux\": %s, \"capsule_label\": \"%s\", "
+          "\"profile_state\": \"%s\", \"apparmor_parser\": %s%s%s},\n",
+          lq, aa ? "true" : "false", se ? "true" : "false", bq, state, parser ? "\"" : "", parser ? pq : "null",
+          parser ? "\"" : "");
+  return missing;
+}
+
 CR_VERB (check)
 {
   (void) g;
@@ -112,15 +153,7 @@ CR_VERB (check)
   bool sc = seccomp_works ();
   const struct scmp_version *v = seccomp_version ();
   bool nft = nftables_works ();
-  cleanup_free char *lsm = first_line ("/sys/kernel/security/lsm");
-  if (lsm == NULL)
-    {
-      cleanup_free char *aa = first_line ("/sys/module/apparmor/parameters/enabled");
-      lsm = xasprintf ("%s%s", aa && aa[0] == 'Y' ? "apparmor" : "", exists ("/sys/fs/selinux/enforce") ? ",selinux" : "");
-    }
   cleanup_free char *userns = first_line ("/proc/sys/user/max_user_namespaces");
-  char lsmq[256];
-  audit_json_escape (lsmq, sizeof lsmq, lsm);
 
   printf ("{\n  \"cgroup\": {\"mode\": \"%s\", \"cpu\": %s, \"memory\": %s, \"pids\": %s},\n", mname, cpu ? "true" : "false",
           mem ? "true" : "false", pids ? "true" : "false");
@@ -128,13 +161,14 @@ CR_VERB (check)
   printf ("  \"seccomp\": {\"filter_loads\": %s, \"libseccomp\": \"%u.%u.%u\"},\n", sc ? "true" : "false", v->major,
           v->minor, v->micro);
   printf ("  \"nf_tables\": %s,\n", nft ? "true" : "false");
-  printf ("  \"lsm\": \"%s\",\n", lsmq);
-  printf ("  \"user_namespaces\": %s,\n", userns && atoi (userns) > 0 ? "true" : "false");
-
   struct capsule_policy *pol = NULL;
   cr_error_t err = NULL;
+  int prc = capsule_policy_load (&pol, &err);
+  cleanup_free char *lsm_missing = print_lsm (prc == 0 ? pol : NULL);
+  printf ("  \"user_namespaces\": %s,\n", userns && atoi (userns) > 0 ? "true" : "false");
+
   int rc = 0;
-  if (capsule_policy_load (&pol, &err) < 0)
+  if (prc < 0)
     {
       char m[1024];
       audit_json_escape (m, sizeof m, err->msg);
@@ -158,6 +192,12 @@ CR_VERB (check)
         strcat (missing, "\"cgroup memory\",");
       if (!pids)
         strcat (missing, "\"cgroup pids\",");
+      if (lsm_missing)
+        {
+          char mq[160];
+          audit_json_escape (mq, sizeof mq, lsm_missing);
+          snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "\"%s\",", mq);
+        }
       if (missing[0])
         {
           missing[strlen (missing) - 1] = '\0';

@@ -28,8 +28,8 @@
   X (check, "report what this host supports for capsules")                    \
   X (lease, "issue or verify capsule run leases")                             \
   X (killswitch, "revoke a session, agent or capability on this node")        \
-  X (approve, "approve a held capability request")                            \
-  X (deny, "deny a held capability request")                                  \
+  X (approve, "[ID] REQID: let a held capability request through")            \
+  X (deny, "[ID] REQID: refuse a held capability request (403)")              \
   X (audit, "verify a capsule audit log")
 
 #define DECL(n, h) extern CR_VERB (n) __attribute__ ((weak));

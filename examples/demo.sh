@@ -93,4 +93,4 @@ R delete -f demo-agent >/dev/null 2>&1 || true
 rc=0; R run -b "$B" demo-agent || rc=$?
 echo "capsule exit code: $rc"
 say "audit log of the capsule"
-for f in "$work"/audit/*.jsonl; do cut -c1-160 "$f"; "$RT" audit verify "$f"; done
+for f in "$work"/audit/*.jsonl; do cut -c1-160 "$f"; R audit verify "$f"; done

@@ -17,9 +17,12 @@
 #include <time.h>
 
 #include "audit.h"
+#include "capability_rule.h"
 #include "concurrency.h"
 #include "egress_rule.h"
+#include "killswitch.h"
 #include "landlock.h"
+#include "lsm.h"
 #include "lease.h"
 #include "policy.h"
 #include "state.h"
@@ -273,6 +276,18 @@ check_private_rule (const struct capsule_policy *pol, const char *key, const str
 static int
 check_egress (const struct capsule_policy *pol, const struct capsule_annotations *a, cr_error_t *err)
 {
+  /* Brokered capabilities: the grammar, and private hosts like egress rules. */
+  for (size_t i = 0; i < a->capabilities_len; i++)
+    {
+      struct capability_rule cr;
+      if (capability_rule_parse (a->capabilities[i].name, a->capabilities[i].value, &cr, err) < 0)
+        return -1;
+      cleanup_free char *key = xasprintf ("capsule/capability.%s", cr.name);
+      int r = check_private_rule (pol, key, &cr.rule, err);
+      capability_rule_free (&cr);
+      if (r < 0)
+        return -1;
+    }
   if (a->egress_allow)
     {
       struct egress_rule *rules = NULL;
@@ -743,24 +758,6 @@ tighten (struct oci_config *cfg, struct capsule_effective *e)
     }
 }
 
-static char *
-detect_lsm (const struct oci_config *cfg)
-{
-  char buf[8] = "";
-  cleanup_close int fd = open ("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 && read (fd, buf, sizeof buf - 1) > 0 && buf[0] == 'Y')
-    {
-      const char *p = cfg->process ? cfg->process->apparmor_profile : NULL;
-      return xasprintf ("apparmor:%s", p && *p ? p : "unconfined");
-    }
-  if (access ("/sys/fs/selinux/enforce", F_OK) == 0)
-    {
-      const char *p = cfg->process ? cfg->process->selinux_label : NULL;
-      return xasprintf ("selinux:%s", p && *p ? p : "(host default)");
-    }
-  return NULL;
-}
-
 /* ---- containers joining a capsule's network namespace -------------------- */
 
 /* The id of a capsule whose network namespace (init's, or one pinned as
@@ -910,6 +907,9 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
         r = cr_error (err, 0, "annotation capsule/profile: `%s`: no such profile in the node policy", e->profile);
       if (r == 0 && cfg->process == NULL)
         r = cr_error (err, 0, "capsule: config.json has no process");
+      /* Revoked sessions, agents and agent versions never start (lib/killswitch.h). */
+      if (r == 0)
+        r = killswitch_admit_check (killswitch_dir_resolve (pol->killswitch_dir), e->session, e->agent, e->version, err);
       if (r == 0)
         r = compute (pol, pr, &a, cfg, e, err);
       if (r == 0)
@@ -921,9 +921,10 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
       if (r == 0)
         r = check_netns (cfg, err);
       if (r == 0)
+        r = capsule_lsm_admit (pol, cfg, &e->lsm, err);
+      if (r == 0)
         {
           e->landlock_abi = capsule_landlock_abi ();
-          e->lsm = detect_lsm (cfg);
           e->egress_allow = a.egress_allow ? xstrdup (a.egress_allow) : NULL;
           e->egress_gateway = a.egress_gateway ? xstrdup (a.egress_gateway) : NULL;
           e->egress_tls_pin = a.egress_tls_pin ? xstrdup (a.egress_tls_pin) : NULL;

@@ -4,6 +4,7 @@
  * stored as capsule.json, init gets Landlock + the capsule seccomp filter,
  * and the monitor takes over timeout and kill switch once init exists. */
 #include "capsule_glue.h"
+#include "capsule_pod.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,9 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
   memset (g, 0, sizeof *g);
   cleanup_free char *state_dir = cr_state_dir (root, id);
   struct capsule_effective *eff = NULL;
+  /* A container of a capsule pod is confined as the pod, annotated or not. */
+  if (capsule_pod_join (c, id, root, err) < 0)
+    return -1;
   if (capsule_admit (c, id, root, state_dir, &eff, err) < 0)
     return -1;
   if (eff == NULL)
@@ -70,6 +74,10 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
     return cr_error (err, 0, "capsule %s: the network hook `capsule-hook` was not found (set CAPSULE_HOOK)", id);
   struct capsule_effective *e = eff;
   struct netcontain_opts nopts = { .audit = e->audit_path };
+  struct netcontain_policy npol;
+  /* What happens when the proxy dies, and inbound ports: the node policy's. */
+  if (netcontain_policy_opts (e->policy_path, &npol, &nopts, err) < 0)
+    return cr_error_wrap (err, "capsule %s", id);
   if (netcontain_add_hooks_opts (c, state_dir, hook, &nopts, err) < 0)
     return cr_error_wrap (err, "capsule %s: network containment", id);
 
@@ -77,6 +85,8 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
   if (json == NULL)
     return cr_error (err, ENOMEM, "serialise capsule.json");
   if (write_file_at (dirfd, "capsule.json", json, strlen (json), err) < 0)
+    return -1;
+  if (capsule_pod_role (c, NULL) == CAPSULE_POD_SANDBOX && capsule_pod_record (c, eff, dirfd, err) < 0)
     return -1;
   return 0;
 }
@@ -88,7 +98,15 @@ capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const
   if (!g->enabled)
     return 0;
   cleanup_free char *state_dir = cr_state_dir (root, st->id);
-  return capsule_started (root, state_dir, g->eff, st->pid, st->cgroup_path, err);
+  struct capsule_effective *e = g->eff;
+  /* A pod's sandbox never times out itself: its app containers carry the
+   * pod's deadline, and a killed sandbox would be recreated by kubelet. */
+  uint64_t timeout = e->timeout_s;
+  if (capsule_pod_is_sandbox (state_dir))
+    e->timeout_s = 0;
+  int r = capsule_started (root, state_dir, e, st->pid, st->cgroup_path, err);
+  e->timeout_s = timeout;
+  return r;
 }
 
 void
@@ -154,6 +172,7 @@ capsule_glue_exec (const struct oci_config *c, struct oci_process *p, const char
       return -1;
     }
   p->no_new_privileges = true;
+  netcontain_set_proxy_env (p);
   g->enabled = true;
   g->eff = eff;
   g->confine = capsule_confine_child_cb;

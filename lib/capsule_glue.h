@@ -24,6 +24,7 @@ int capsule_glue_admit (struct oci_config *c, const char *id, const char *root, 
 /* The init exists and is set up: start the monitor (timeout, kill switch). */
 int capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st, cr_error_t *err);
 void capsule_glue_release (struct capsule_glue *g);
+#define cleanup_capsule_glue __attribute__ ((cleanup (capsule_glue_release)))
 /* A create failed half-way: release whatever admission took (concurrency slot, pins). */
 void capsule_glue_abort (const char *root, const char *id);
 /* exec into a capsule: the same confinement as its init (and the process' caps stripped). */

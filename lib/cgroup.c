@@ -440,14 +440,82 @@ cr_cgroup_open (const char *path, struct cr_cgroup *out, cr_error_t *err)
 int
 cr_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, cr_error_t *err)
 {
+  return cr_cgroup_enter_part (cg, pid, true, true, err);
+}
+
+int
+cr_cgroup_enter_part (const struct cr_cgroup *cg, pid_t pid, bool v1, bool v2, cr_error_t *err)
+{
   const struct cr_cgroup_hiers *hs = cr_cgroup_hiers ();
   for (size_t i = 0; i < hs->n; i++)
     {
+      if (hs->h[i].v2 ? !v2 : !v1)
+        continue;
       cleanup_free char *d = cr_cgroup_dir (&hs->h[i], cg->path);
       if (cr_cgroup_writef (d, "cgroup.procs", err, "%d", (int) pid) < 0)
         return cr_error_wrap (err, "move pid %d into cgroup `%s`", (int) pid, cg->path);
     }
   return 0;
+}
+
+void
+cr_cgroup_selfjoin_close (struct cr_cgroup_selfjoin *j)
+{
+  for (size_t i = 0; i < j->n; i++)
+    if (j->fds[i] >= 0)
+      close (j->fds[i]);
+  free (j->fds);
+  j->fds = NULL;
+  j->n = 0;
+}
+
+int
+cr_cgroup_selfjoin_open (const struct cr_cgroup *cg, struct cr_cgroup_selfjoin *j, cr_error_t *err)
+{
+  j->fds = NULL;
+  j->n = 0;
+  if (cg->mode == CR_CGROUP_V2)
+    return 0;
+  const struct cr_cgroup_hiers *hs = cr_cgroup_hiers ();
+  j->fds = xmalloc0 (sizeof (int) * (hs->n ? hs->n : 1));
+  for (size_t i = 0; i < hs->n; i++)
+    {
+      if (hs->h[i].v2)
+        continue;
+      cleanup_free char *p = xasprintf ("%s%s/tasks", hs->h[i].mountpoint, cg->path);
+      int fd = open (p, O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        {
+          cr_error_errno (err, "open `%s`", p);
+          cr_cgroup_selfjoin_close (j);
+          return -1;
+        }
+      j->fds[j->n++] = fd;
+    }
+  return 0;
+}
+
+int
+cr_cgroup_selfjoin_run (struct cr_cgroup_selfjoin *j, cr_error_t *err)
+{
+  int ret = 0;
+  for (size_t i = 0; i < j->n && ret == 0; i++)
+    {
+      ssize_t n;
+      do
+        n = write (j->fds[i], "0", 1);
+      while (n < 0 && errno == EINTR);
+      if (n < 0)
+        {
+          char link[64], target[PATH_MAX];
+          snprintf (link, sizeof link, "/proc/self/fd/%d", j->fds[i]);
+          ssize_t tl = readlink (link, target, sizeof target - 1);
+          target[tl > 0 ? tl : 0] = '\0';
+          ret = cr_error_errno (err, "join cgroup: write 0 to `%s`", tl > 0 ? target : "tasks");
+        }
+    }
+  cr_cgroup_selfjoin_close (j);
+  return ret;
 }
 
 int
@@ -559,6 +627,9 @@ sleep_ms (long ms)
 static int
 rmdir_tree (const char *dir, cr_error_t *err)
 {
+  /* Usually empty by now (no sub-cgroups, no tasks): one syscall. */
+  if (rmdir (dir) == 0 || errno == ENOENT)
+    return 0;
   {
     cleanup_dir DIR *d = opendir (dir);
     if (d == NULL)

@@ -50,6 +50,25 @@ int cr_cgroup_create (const char *path, const struct oci_resources *res, struct 
 int cr_cgroup_open (const char *path, struct cr_cgroup *out, cr_error_t *err);
 /* Move pid into the cgroup (all hierarchies). */
 int cr_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, cr_error_t *err);
+/* Only the v1 controller hierarchies (v1) and/or the v2/unified one (v2). */
+int cr_cgroup_enter_part (const struct cr_cgroup *cg, pid_t pid, bool v1, bool v2, cr_error_t *err);
+
+/* Self-join of the v1 hierarchies: writing pid "0" to a v1 `tasks` file moves
+ * only the calling thread, and the kernel skips the global threadgroup rwsem
+ * (whose write side waits out an RCU grace period, 5-20 ms) for that case.
+ * For a single-threaded child that is the whole process.  The parent opens
+ * the files before clone (permission is checked against the opener's
+ * credentials, and the child's mount namespace does not matter); the child
+ * writes.  v2 hierarchies are not covered: clone3(CLONE_INTO_CGROUP) is. */
+struct cr_cgroup_selfjoin
+{
+  int *fds;
+  size_t n;
+};
+int cr_cgroup_selfjoin_open (const struct cr_cgroup *cg, struct cr_cgroup_selfjoin *j, cr_error_t *err);
+/* In the (single-threaded) child: move the caller; closes the fds either way. */
+int cr_cgroup_selfjoin_run (struct cr_cgroup_selfjoin *j, cr_error_t *err);
+void cr_cgroup_selfjoin_close (struct cr_cgroup_selfjoin *j);
 /* Apply / update resources (update verb): only fields present are written.
  * v2 devices: an eBPF program replacing the previous one; hybrid uses the v1
  * controllers (unified key/values are refused on v1 and hybrid, like runc). */

@@ -101,6 +101,17 @@ cr_cgroup_freeze (const struct cr_cgroup *cg, bool freeze, cr_error_t *err)
   cleanup_free char *d = freezer_dir (cg, &v2);
   if (d == NULL)
     return cr_error (err, ENOENT, "%s cgroup `%s`: no freezer available", freeze ? "freeze" : "thaw", cg->path);
+  /* Thawing a thawed cgroup (delete does it every time) is one read, not a write and a read. */
+  if (!freeze)
+    {
+      cleanup_free char *st = NULL;
+      cr_error_t e = NULL;
+      bool thawed = cr_cgroup_read (d, v2 ? "cgroup.freeze" : "freezer.state", &st, &e) == 0
+                    && strcmp (st, v2 ? "0" : "THAWED") == 0 && (!v2 || v2_events_frozen (d, &e) == 0);
+      cr_error_release (&e);
+      if (thawed)
+        return 0;
+    }
   int r = v2 ? v2_set_state (d, freeze, err) : v1_set_state (d, freeze, err);
   if (r < 0)
     {
@@ -165,6 +176,17 @@ cr_cgroup_kill_all (const struct cr_cgroup *cg, int sig, cr_error_t *err)
       if (r > 0 && cg->mode == CR_CGROUP_V2)
         return 0;
     }
+  /* An empty cgroup has nobody to signal, and nobody in it can fork. */
+  {
+    pid_t *pids = NULL;
+    size_t n = 0;
+    cr_error_t e = NULL;
+    int r = cr_cgroup_pids (cg, &pids, &n, &e);
+    free (pids);
+    cr_error_release (&e);
+    if (r == 0 && n == 0)
+      return 0;
+  }
   /* Freeze so nothing forks between listing and signalling. */
   int was_frozen = cr_cgroup_is_frozen (cg, NULL);
   cr_error_t ferr = NULL;

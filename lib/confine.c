@@ -1,5 +1,5 @@
-/* Child-side capsule confinement: Landlock, then the capsule seccomp filter
- * (the list is in confine.h). */
+/* Child-side capsule confinement: the LSM label for execve, Landlock, then
+ * the capsule seccomp filter (the list is in confine.h). */
 #include "confine.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 
 #include "admission.h"
 #include "landlock.h"
+#include "lsm.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -139,6 +140,10 @@ capsule_seccomp_load (cr_error_t *err)
 int
 capsule_confine_child (const struct capsule_effective *eff, cr_error_t *err)
 {
+  /* Before Landlock, which would refuse the write to /proc; for exec'd
+   * processes too, whatever --apparmor or process.json asked. */
+  if (capsule_lsm_apply_exec (eff->lsm, err) < 0)
+    return -1;
   if (capsule_landlock_apply (eff->writable, eff->writable_len, eff->landlock_abi, err) < 0)
     return -1;
   return capsule_seccomp_load (err);

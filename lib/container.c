@@ -137,10 +137,12 @@ write_id_maps (pid_t pid, const struct oci_config *c, cr_error_t *err)
 }
 
 /* clone3 with CLONE_INTO_CGROUP where the cgroup is v2, else plain clone;
- * both with no new stack, so the child continues here like fork(). */
+ * both with no new stack, so the child continues here like fork().
+ * *into_cgroup tells whether the child was born in the v2 cgroup. */
 static pid_t
-clone_child (int flags, int cgroup_fd)
+clone_child (int flags, int cgroup_fd, bool *into_cgroup)
 {
+  *into_cgroup = false;
   if (cgroup_fd >= 0)
     {
       struct clone_args ca = { .flags = (unsigned long long) flags | CLONE_INTO_CGROUP,
@@ -148,9 +150,56 @@ clone_child (int flags, int cgroup_fd)
                                .cgroup = (unsigned long long) cgroup_fd };
       pid_t pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
       if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
-        return pid;
+        {
+          *into_cgroup = pid >= 0;
+          return pid;
+        }
     }
   return (pid_t) syscall (SYS_clone, (unsigned long) flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* The child's first act: join the v1 hierarchies itself (cheap, see
+ * cr_cgroup_selfjoin_open) and tell the parent how it went; an empty
+ * message is success, a text is the reason and the parent moves us instead. */
+static void
+child_selfjoin (struct cr_cgroup_selfjoin *sj, int sync_fd)
+{
+  if (sj->n == 0)
+    return;
+  cr_error_t e = NULL;
+  const char *msg = NULL;
+  if (cr_cgroup_selfjoin_run (sj, &e) < 0)
+    msg = e->msg;
+  cr_sync_send (sync_fd, CR_SYNC_CGROUP, msg, -1, NULL);
+  cr_error_release (&e);
+}
+
+/* The parent's side of the cgroup entry, before GO: the v1 hierarchies if
+ * the child could not join them itself, the v2 one if clone3 did not. */
+static int
+parent_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, int sync_fd, bool selfjoin, bool into_cgroup,
+                     cr_error_t *err)
+{
+  bool need_v1 = cg->mode != CR_CGROUP_V2 && !selfjoin;
+  if (selfjoin)
+    {
+      enum cr_sync_msg t;
+      cleanup_free char *why = NULL;
+      if (cr_sync_recv (sync_fd, &t, &why, NULL, err) < 0)
+        return -1;
+      if (t == CR_SYNC_ERROR)
+        return cr_error (err, 0, "%s", why ? why : "container init failed");
+      if (t != CR_SYNC_CGROUP)
+        return cr_error (err, 0, "unexpected sync message %d (wanted %d)", (int) t, (int) CR_SYNC_CGROUP);
+      if (why)
+        {
+          cr_log_debug ("container init could not join its cgroup (%s): moving it from the runtime", why);
+          need_v1 = true;
+        }
+    }
+  if (!need_v1 && into_cgroup)
+    return 0;
+  return cr_cgroup_enter_part (cg, pid, need_v1, !into_cgroup, err);
 }
 
 /* runc's device cgroup: the config's rules, then an allow for every
@@ -214,6 +263,60 @@ idmap_fds_free (struct idmap_fds *f)
   cr_rootfs_idmap_free (f->fds, f->n);
 }
 
+/* ---- foreground stdio --------------------------------------------------- */
+
+/* Foreground `run` without a tty: like runc, the container gets pipes for
+ * fds 0-2, never the runtime's own stdio (a host terminal in the container
+ * is a TIOCSTI-style hazard), and the runtime copies.  child[] are the
+ * container's ends, ours[] = { stdin writer, stdout reader, stderr reader }. */
+struct stdio_relay
+{
+  int child[3];
+  int ours[3];
+};
+
+/* Close a set of three fds (child[] or ours[]). */
+static void
+stdio_relay_close (int *fds)
+{
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0)
+      {
+        close (fds[i]);
+        fds[i] = -1;
+      }
+}
+
+static void
+stdio_relay_release (struct stdio_relay *r)
+{
+  stdio_relay_close (r->child);
+  stdio_relay_close (r->ours);
+}
+
+static int
+stdio_relay_open (struct stdio_relay *r, cr_error_t *err)
+{
+  for (int i = 0; i < 3; i++)
+    r->child[i] = r->ours[i] = -1;
+  for (int i = 0; i < 3; i++)
+    {
+      int p[2];
+      if (pipe2 (p, O_CLOEXEC) < 0)
+        {
+          stdio_relay_close (r->child);
+          stdio_relay_close (r->ours);
+          return cr_error_errno (err, "create the container's stdio pipes");
+        }
+      r->child[i] = i == 0 ? p[0] : p[1];
+      r->ours[i] = i == 0 ? p[1] : p[0];
+    }
+  /* Our stdin writer never blocks: a container that does not read its
+   * stdin must not stop us from copying its output. */
+  fcntl (r->ours[0], F_SETFL, O_NONBLOCK);
+  return 0;
+}
+
 /* ---- create ----------------------------------------------------------- */
 
 /* Everything a half-made container holds, released on failure. */
@@ -268,6 +371,10 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     return -1;
   if (c->process == NULL)
     return cr_error (err, 0, "process: required");
+  /* Pipes for a foreground run without a tty (released unless handed over). */
+  __attribute__ ((cleanup (stdio_relay_release))) struct stdio_relay relay = { { -1, -1, -1 }, { -1, -1, -1 } };
+  if (o->stdio_out && !c->process->terminal && stdio_relay_open (&relay, err) < 0)
+    return -1;
   /* runc's checkTerminal: create always detaches, run only with -d. */
   if (c->process->terminal && !o->foreground && o->console_socket == NULL)
     return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
@@ -325,6 +432,11 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
         rg = c->linux_->gid_mappings[i].host_id;
     if (fchmodat (dirfd, "exec.fifo", 0622, 0) < 0 || fchownat (dirfd, "exec.fifo", ru, rg, 0) < 0)
       return cr_error_errno (err, "set up exec.fifo");
+    /* The stdio pipes of a foreground `run` too, as with runc: reopening
+     * /dev/stdout (/proc/self/fd/1) checks the pipe's owner. */
+    for (int i = 0; relay.child[0] >= 0 && (ru || rg) && i < 3; i++)
+      if (fchown (relay.child[i], ru, rg) < 0)
+        return cr_error_errno (err, "chown the container's stdio pipes");
   }
   cleanup_close int fifo_fd = openat (dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
   if (fifo_fd < 0)
@@ -382,16 +494,41 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     .console_socket = o->console_socket,
     .foreground_tty = o->foreground && c->process->terminal && o->console_socket == NULL,
     .preserve_fds = o->preserve_fds,
+    .stdio_fds = relay.child[0] >= 0 ? relay.child : NULL,
     .idmap_fds = idmap.fds,
     .confine = capsule.confine,
     .confine_data = capsule.confine_data,
   };
+  /* The v1 hierarchies' tasks files, for the child to join itself; if we
+   * cannot open them, we move it through cgroup.procs as before. */
+  struct cr_cgroup_selfjoin sj = { NULL, 0 };
+  {
+    cr_error_t e = NULL;
+    if (cr_cgroup_selfjoin_open (&guard.cg, &sj, &e) < 0)
+      {
+        cr_log_debug ("cgroup self-join not possible (%s): the runtime moves init", e->msg);
+        cr_error_release (&e);
+      }
+  }
+  bool selfjoin = sj.n > 0;
+  /* A new cgroup namespace is rooted where its creator stands: the child
+   * unshares it after GO, once it is in the container's cgroup. */
+  int clone_flags = new_flags & ~CLONE_NEWCGROUP;
+  bool into_cgroup = false;
   /* Inherited by the child: its /proc/PID/exe is never openable from the container (CVE-2019-5736). */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  pid_t pid = clone_child (new_flags, guard.cg.v2_dirfd);
+  /* A user namespace joined by path must own the new namespaces: cloned from inside it (lib/namespaces.c). */
+  pid_t pid = cr_ns_joined_userns (joins, joins_len) >= 0 ? cr_ns_clone_in_userns (joins, joins_len, clone_flags)
+                                                          : clone_child (clone_flags, guard.cg.v2_dirfd, &into_cgroup);
   if (pid == 0)
-    cr_init_main (&ia);
+    {
+      child_selfjoin (&sj, sv[1]);
+      cr_init_main (&ia);
+    }
   int clone_errno = errno;
+  cr_cgroup_selfjoin_close (&sj);
+  /* Only the container holds its ends: its output ends when it (and what it started) is gone. */
+  stdio_relay_close (relay.child);
   close (sv[1]);
   cr_ns_join_free (joins, joins_len);
   cr_ns_parent_restore (&own_ns);
@@ -404,16 +541,13 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   if (cr_state_write (dirfd, &st, err) < 0)
     return -1;
 
-  /* 6. From the outside: id maps, cgroup membership; then let it go. */
+  /* 6. From the outside: cgroup membership (the child joined the v1
+   * hierarchies itself unless it says otherwise), id maps; then let it go. */
+  if (parent_cgroup_enter (&guard.cg, pid, sync_fd, selfjoin, into_cgroup, err) < 0)
+    return -1;
   if ((new_flags & CLONE_NEWUSER) && write_id_maps (pid, c, err) < 0)
     return -1;
   if (cr_sync_send (sync_fd, CR_SYNC_GO, NULL, -1, err) < 0)
-    return -1;
-  /* The first cgroup.procs write of a v1 hierarchy waits out an RCU grace
-   * period (the cgroup threadgroup rwsem): do it while the child mounts.
-   * The child only reports HOOKS after its mounts, and nothing of the
-   * workload runs before we have answered, so it is in the cgroup by then. */
-  if (cr_cgroup_enter (&guard.cg, pid, err) < 0)
     return -1;
 
   /* 7. Mounts done in the child: prestart and createRuntime hooks (network
@@ -482,6 +616,12 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     cr_error_release (&e);
   }
   capsule_glue_release (&capsule);
+  if (o->stdio_out)
+    for (int i = 0; i < 3; i++)
+      {
+        o->stdio_out[i] = relay.ours[i];
+        relay.ours[i] = -1;
+      }
   if (init_pid)
     *init_pid = pid;
   if (pty_out)
@@ -660,15 +800,24 @@ cr_container_kill (struct cr_context *ctx, const char *id, int sig, bool all, cr
     return -1;
   int ret = 0;
   const char *status = cr_state_status (dirfd, &st);
-  if (strcmp (status, "stopped") == 0 || strcmp (status, "creating") == 0)
+  bool stopped = strcmp (status, "stopped") == 0;
+  if (strcmp (status, "creating") == 0 || (stopped && !all))
     ret = cr_error (err, 0, "container not running");
   else if (all && st.cgroup_path)
     {
+      /* Like runc, --all on a stopped container still reaches what is left in
+       * its cgroup (no pid namespace: the init's children outlive it), and is
+       * no error once the cgroup is gone. */
       struct cr_cgroup cg;
       if ((ret = cr_cgroup_open (st.cgroup_path, &cg, err)) == 0)
         {
           ret = cr_cgroup_kill_all (&cg, sig, err);
           cr_cgroup_release (&cg);
+        }
+      else if (stopped)
+        {
+          cr_error_release (err);
+          ret = 0;
         }
     }
   else
@@ -789,6 +938,154 @@ forward_handler (int sig)
   pending_signal = sig;
 }
 
+/* Move what is there from one fd to another: splice where the kernel can
+ * (one side is always a pipe), read/write where it cannot.  Returns >0
+ * moved, 0 end of input or output gone, -1 EAGAIN (output pipe full). */
+static ssize_t
+relay_move (int from, int to, bool *no_splice)
+{
+  if (!*no_splice)
+    {
+      ssize_t n;
+      do
+        n = splice (from, NULL, to, NULL, 1 << 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      while (n < 0 && errno == EINTR);
+      if (n >= 0)
+        return n;
+      if (errno == EAGAIN)
+        return -1;
+      if (errno != EINVAL)
+        return 0;
+      *no_splice = true;
+    }
+  char buf[16384];
+  ssize_t n;
+  do
+    n = read (from, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0)
+    return n < 0 && errno == EAGAIN ? -1 : 0;
+  for (ssize_t off = 0; off < n;)
+    {
+      ssize_t w = write (to, buf + off, (size_t) (n - off));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0 && errno == EAGAIN)
+        {
+          struct pollfd p = { to, POLLOUT, 0 };
+          poll (&p, 1, -1);
+          continue;
+        }
+      if (w <= 0)
+        return 0;
+      off += w;
+    }
+  return n;
+}
+
+/* One round of container output to our fd i; EOF or a gone reader ends it
+ * (the container then sees EPIPE, as if it had our fd); a full
+ * non-blocking output is waited for a little. */
+static void
+relay_output (struct stdio_relay *r, int i, bool *splice_off)
+{
+  ssize_t n = relay_move (r->ours[i], i, splice_off);
+  if (n == 0)
+    {
+      close (r->ours[i]);
+      r->ours[i] = -1;
+    }
+  else if (n < 0)
+    {
+      struct pollfd p = { i, POLLOUT, 0 };
+      poll (&p, 1, 100);
+    }
+}
+
+/* Copy until the container's init exits (and return its wait status);
+ * signals go on to init meanwhile. */
+static int
+stdio_relay_run (struct stdio_relay *r, pid_t pid, int pidfd, sigset_t *waitmask)
+{
+  bool in_room = true, splice_off[3] = { false, false, false };
+  int in_fd = STDIN_FILENO;
+  for (;;)
+    {
+      if (pending_signal)
+        {
+          int sig = pending_signal;
+          pending_signal = 0;
+          kill (pid, sig);
+        }
+      struct pollfd p[4] = {
+        { r->ours[0] >= 0 && in_fd >= 0 && in_room ? in_fd : -1, POLLIN, 0 },
+        { r->ours[0] >= 0 && !in_room ? r->ours[0] : -1, POLLOUT, 0 },
+        { r->ours[1], POLLIN, 0 },
+        { r->ours[2], POLLIN, 0 },
+      };
+      struct pollfd all[5] = { p[0], p[1], p[2], p[3], { pidfd, POLLIN, 0 } };
+      if (ppoll (all, 5, NULL, waitmask) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      if (all[1].revents & (POLLERR | POLLHUP))
+        {
+          /* The container closed its stdin: nothing more goes there. */
+          close (r->ours[0]);
+          r->ours[0] = -1;
+        }
+      else if (all[1].revents & POLLOUT)
+        in_room = true;
+      if (all[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) && r->ours[0] >= 0)
+        {
+          ssize_t n = relay_move (in_fd, r->ours[0], &splice_off[0]);
+          if (n == 0)
+            {
+              /* End of our stdin (or the container closed its end): it sees EOF. */
+              close (r->ours[0]);
+              r->ours[0] = -1;
+            }
+          else if (n < 0)
+            in_room = false;
+        }
+      for (int i = 1; i < 3; i++)
+        if (all[i + 1].revents & (POLLIN | POLLHUP | POLLERR) && r->ours[i] >= 0)
+          relay_output (r, i, &splice_off[i]);
+      if (all[4].revents & POLLIN)
+        break;
+    }
+  int status = 0;
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  /* We are the subreaper: orphans that died meanwhile are ours to reap. */
+  while (waitpid (-1, NULL, WNOHANG) > 0)
+    ;
+  return status;
+}
+
+/* After init is gone: the rest of its output (writers that are still alive
+ * were killed by delete, so this ends; with --keep only what is there). */
+static void
+stdio_relay_drain (struct stdio_relay *r, bool wait_eof)
+{
+  bool splice_off[3] = { false, false, false };
+  for (int i = 1; i < 3; i++)
+    while (r->ours[i] >= 0)
+      {
+        struct pollfd p = { r->ours[i], POLLIN, 0 };
+        if (poll (&p, 1, wait_eof ? 1000 : 0) <= 0)
+          {
+            close (r->ours[i]);
+            r->ours[i] = -1;
+          }
+        else
+          relay_output (r, i, &splice_off[i]);
+      }
+  stdio_relay_close (r->ours);
+}
+
 int
 cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool detach, bool keep, cr_error_t *err)
 {
@@ -796,10 +1093,28 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   co.foreground = !detach;
   if (!detach)
     prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  /* Without a tty, create makes the container's stdio pipes and hands us our ends. */
+  __attribute__ ((cleanup (stdio_relay_release))) struct stdio_relay relay = { { -1, -1, -1 }, { -1, -1, -1 } };
+  if (!detach)
+    co.stdio_out = relay.ours;
+  static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+  sigset_t fwdset, waitmask;
+  sigemptyset (&fwdset);
+  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+    sigaddset (&fwdset, fwd[i]);
   pid_t pid;
   int pty = -1;
   if (cr_container_create (ctx, &co, &pid, &pty, err) < 0)
     return -1;
+  if (!detach)
+    {
+      /* Caught from here on, forwarded once init runs. */
+      struct sigaction sa = { .sa_handler = forward_handler };
+      for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+        sigaction (fwd[i], &sa, NULL);
+      /* A closed stdout must end the copy, not the runtime. */
+      signal (SIGPIPE, SIG_IGN);
+    }
   if (cr_container_start (ctx, o->id, err) < 0)
     {
       cr_error_t e = NULL;
@@ -810,16 +1125,23 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   if (detach)
     return 0;
 
-  /* Foreground: forward signals to init, proxy the tty, reap, then delete. */
-  static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-  struct sigaction sa = { .sa_handler = forward_handler };
+  /* Foreground: forward signals to init, proxy the tty or copy the pipes, reap, then delete.
+   * The forwarded signals are blocked except inside ppoll (not before start:
+   * poststart hooks would inherit the mask). */
+  sigprocmask (SIG_BLOCK, &fwdset, &waitmask);
   for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
-    sigaction (fwd[i], &sa, NULL);
+    sigdelset (&waitmask, fwd[i]);
   int pidfd = pidfd_open_ (pid);
+  int status = 0, code = -1;
+  if (relay.ours[1] >= 0 && pidfd >= 0)
+    {
+      status = stdio_relay_run (&relay, pid, pidfd, &waitmask);
+      code = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+    }
+  sigprocmask (SIG_UNBLOCK, &fwdset, NULL);
   if (pty >= 0)
     cr_terminal_proxy (pty, pidfd);
-  int status = 0, code = -1;
-  for (;;)
+  for (; code < 0;)
     {
       if (pending_signal)
         {
@@ -853,6 +1175,7 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
           cr_error_release (&e);
         }
     }
+  stdio_relay_drain (&relay, !keep);
   if (code < 0)
     return cr_error (err, 0, "lost track of the container process");
   return code;

@@ -27,6 +27,10 @@ struct cr_create_opts
   bool no_new_keyring;
   int preserve_fds;
   bool foreground;           /* `run` without --detach: stay the parent, proxy the tty */
+  /* Foreground `run`: if the process has no tty, create gives the container
+   * pipes for fds 0-2 and stores the runtime's ends here {stdin writer,
+   * stdout reader, stderr reader}; left -1 otherwise. */
+  int *stdio_out;
 };
 
 /* *pty_out (may be NULL) receives the pty master of a foreground `run -t`, else -1. */

@@ -150,6 +150,22 @@ pidfd_open_ (pid_t pid)
   return (int) syscall (SYS_pidfd_open, pid, 0);
 }
 
+/* --pid-file, made absolute against our cwd like runc; nothing when path is NULL. */
+static int
+exec_write_pid_file (const char *pid_file, pid_t pid, cr_error_t *err)
+{
+  if (pid_file == NULL)
+    return 0;
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%d", pid);
+  cleanup_free char *abs = NULL;
+  const char *path = pid_file;
+  char cwd[PATH_MAX];
+  if (path[0] != '/' && getcwd (cwd, sizeof cwd))
+    path = abs = xasprintf ("%s/%s", cwd, pid_file);
+  return write_file_atomic (path, buf, (size_t) n, err);
+}
+
 int
 cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_error_t *err)
 {
@@ -216,7 +232,7 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
       cr_state_release (&st);
       return -1;
     }
-  struct capsule_glue capsule = { 0 };
+  cleanup_capsule_glue struct capsule_glue capsule = { 0 };
   if (capsule_glue_exec (c, p, ctx->root, o->id, dirfd, &capsule, err) < 0)
     {
       oci_process_free (p);
@@ -280,6 +296,8 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
     return cr_error_errno (err, "socketpair");
   cleanup_close int sync_fd = sv[0];
   bool foreground_tty = o->tty && !o->detach && o->console_socket == NULL;
+  /* The seccomp agent's fd comes back through us: that one waits for the thaw. */
+  bool uses_notify = c->linux_ && c->linux_->seccomp && cr_seccomp_uses_notify (c->linux_->seccomp);
   if (o->tty && o->detach && o->console_socket == NULL)
     return cr_error (err, 0, "cannot allocate tty if runc will detach without setting console socket");
 
@@ -300,7 +318,9 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
     {
       cr_error_t e = NULL;
       close (sv[0]);
-      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      /* Into a frozen cgroup (--ignore-paused) we are left behind until thawed: no death signal then. */
+      if (!paused_ok)
+        prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       prctl (PR_SET_DUMPABLE, 0, 0, 0, 0); /* CVE-2019-5736: the container cannot open our exe */
       /* Wait until the parent has put us in every cgroup hierarchy. */
       if (cr_sync_expect (sv[1], CR_SYNC_GO, NULL, &e) < 0)
@@ -390,6 +410,11 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
     }
   if (have_cg)
     cr_cgroup_release (&cg);
+  /* Like runc: --ignore-paused --detach does not wait for a process that is
+   * frozen the moment it joins the cgroup; it goes on once resumed, and what
+   * fails after this is no longer ours to report. */
+  if (paused_ok && o->detach && !uses_notify)
+    return exec_write_pid_file (o->pid_file, pid, err);
 
   /* The child either reports an error or the socket closes on its execve. */
   int pty = -1;
@@ -443,18 +468,8 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
       free (text);
       text = NULL;
     }
-  if (o->pid_file)
-    {
-      char buf[32];
-      int n = snprintf (buf, sizeof buf, "%d", pid);
-      cleanup_free char *abs = NULL;
-      const char *path = o->pid_file;
-      char cwd[PATH_MAX];
-      if (path[0] != '/' && getcwd (cwd, sizeof cwd))
-        path = abs = xasprintf ("%s/%s", cwd, o->pid_file);
-      if (write_file_atomic (path, buf, (size_t) n, err) < 0)
-        return -1;
-    }
+  if (exec_write_pid_file (o->pid_file, pid, err) < 0)
+    return -1;
   if (o->detach)
     {
       if (pty >= 0)

@@ -148,7 +148,46 @@ cr_init_finish_process (const struct oci_process *p, const struct oci_linux *l, 
     return -1;
   cleanup_free char **env = env_with_home (p);
   execve (exe, p->args, env);
-  return cr_error_errno (err, "exec `%s`", exe);
+  return cr_error_errno (err, "exec: \"%s\"", exe);
+}
+
+/* The container's own stdio (pipes from `run`) onto fds 0-2; moved above 2
+ * first, since a runtime started with closed stdio may hold them there. */
+static int
+set_stdio (const int *fds, cr_error_t *err)
+{
+  int high[3];
+  for (int i = 0; i < 3; i++)
+    if ((high[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+      return cr_error_errno (err, "set up the container's stdio");
+  for (int i = 0; i < 3; i++)
+    {
+      if (dup2 (high[i], i) < 0)
+        return cr_error_errno (err, "set up the container's stdio");
+      close (high[i]);
+    }
+  return 0;
+}
+
+/* runc's fixStdioPermissions: fds 0-2 belong to the process's user (uid
+ * only; the group stays), unless already so or /dev/null, so the process
+ * can reopen /dev/stdout.  Ids that do not map here are left alone. */
+static int
+fix_stdio_owner (uid_t uid, cr_error_t *err)
+{
+  struct stat null_st;
+  bool have_null = stat ("/dev/null", &null_st) == 0;
+  for (int fd = 0; fd < 3; fd++)
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0)
+        continue;
+      if (st.st_uid == uid || (have_null && S_ISCHR (st.st_mode) && st.st_rdev == null_st.st_rdev))
+        continue;
+      if (fchown (fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM)
+        return cr_error_errno (err, "chown fd %d to the process user", fd);
+    }
+  return 0;
 }
 
 static __attribute__ ((noreturn)) void
@@ -171,6 +210,8 @@ cr_init_main (struct cr_init_args *a)
 
   if (a->state_dirfd >= 0)
     close (a->state_dirfd);
+  if (a->stdio_fds && set_stdio (a->stdio_fds, &err) < 0)
+    fail (a, &err);
   /* Die with the runtime until create has finished. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   /* (A parent that died before that line shows up as EOF on the sync socket below;
@@ -198,6 +239,13 @@ cr_init_main (struct cr_init_args *a)
     }
   if (cr_ns_join (a->joins, a->joins_len, ~0, &err) < 0)
     fail (a, &err);
+  /* Made here, not by clone: we are in the container's cgroups now (GO), so
+   * they become the namespace's root, as with runc. */
+  if ((a->new_ns_flags & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)
+    {
+      cr_error_errno (&err, "create the cgroup namespace");
+      fail (a, &err);
+    }
   /* A non-dumpable task's /proc/self files belong to host root, out of reach of
    * root in a new user namespace; timens_offsets is one. Dumpable for that write
    * only when we are alone in a new pid namespace (nothing in the container can see us). */
@@ -354,6 +402,8 @@ cr_init_main (struct cr_init_args *a)
       pp.env_len = p->env_len + 2;
       preserve += nlisten;
     }
+  if (fix_stdio_owner (p->user.uid, &err) < 0)
+    fail (a, &err);
   cr_init_finish_process (&pp, c->linux_, exe, preserve, sc_loaded > 0, a->confine, a->confine_data, &err);
   fail (a, &err);
 }

@@ -29,6 +29,7 @@ struct cr_init_args
   const char *console_socket;
   bool foreground_tty;              /* send the pty master to the parent instead */
   int preserve_fds;
+  const int *stdio_fds;             /* foreground `run` without a tty: the container's fds 0-2 (pipe ends), or NULL */
   const int *idmap_fds;             /* cr_rootfs_idmap_prepare's detached mounts, inherited by clone */
   /* Capsule confinement (Landlock + stacked seccomp), NULL for plain containers. */
   int (*confine) (const void *data, cr_error_t *err);

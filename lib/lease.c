@@ -1,11 +1,9 @@
 /* Ed25519 run leases with OpenSSL (format in lease.h). */
 #include "lease.h"
+#include "crypto_dl.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,18 +83,18 @@ capsule_b64url_decode (const char *s, size_t n, unsigned char **out, size_t *out
 }
 
 static int
-ssl_error (cr_error_t *err, const char *what)
+ssl_error (const struct capsule_crypto *c, cr_error_t *err, const char *what)
 {
-  unsigned long e = ERR_get_error ();
+  unsigned long e = c->ERR_get_error ();
   char buf[256] = "unknown error";
   if (e)
-    ERR_error_string_n (e, buf, sizeof buf);
-  ERR_clear_error ();
+    c->ERR_error_string_n (e, buf, sizeof buf);
+  c->ERR_clear_error ();
   return cr_error (err, 0, "%s: %s", what, buf);
 }
 
 static EVP_PKEY *
-load_key (const char *path, bool priv, cr_error_t *err)
+load_key (const struct capsule_crypto *c, const char *path, bool priv, cr_error_t *err)
 {
   FILE *f = fopen (path, "re");
   if (f == NULL)
@@ -104,17 +102,17 @@ load_key (const char *path, bool priv, cr_error_t *err)
       cr_error_errno (err, "open lease key `%s`", path);
       return NULL;
     }
-  EVP_PKEY *k = priv ? PEM_read_PrivateKey (f, NULL, NULL, NULL) : PEM_read_PUBKEY (f, NULL, NULL, NULL);
+  EVP_PKEY *k = priv ? c->PEM_read_PrivateKey (f, NULL, NULL, NULL) : c->PEM_read_PUBKEY (f, NULL, NULL, NULL);
   fclose (f);
   if (k == NULL)
     {
-      ssl_error (err, priv ? "read lease private key" : "read lease public key");
+      ssl_error (c, err, priv ? "read lease private key" : "read lease public key");
       cr_error_wrap (err, "`%s`", path);
       return NULL;
     }
-  if (EVP_PKEY_get_id (k) != EVP_PKEY_ED25519)
+  if (c->EVP_PKEY_get_id (k) != EVP_PKEY_ED25519)
     {
-      EVP_PKEY_free (k);
+      c->EVP_PKEY_free (k);
       cr_error (err, 0, "lease key `%s`: not an Ed25519 key", path);
       return NULL;
     }
@@ -138,7 +136,10 @@ gen_int (yajl_gen g, const char *k, int64_t v)
 int
 capsule_lease_issue (const char *key_path, const struct capsule_lease *l, char **token, cr_error_t *err)
 {
-  EVP_PKEY *k = load_key (key_path, true, err);
+  const struct capsule_crypto *c = capsule_crypto (err);
+  if (c == NULL)
+    return cr_error_wrap (err, "sign lease");
+  EVP_PKEY *k = load_key (c, key_path, true, err);
   if (k == NULL)
     return -1;
   yajl_gen g = yajl_gen_alloc (NULL);
@@ -159,13 +160,13 @@ capsule_lease_issue (const char *key_path, const struct capsule_lease *l, char *
 
   unsigned char sig[64];
   size_t siglen = sizeof sig;
-  EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  int ok = md && EVP_DigestSignInit (md, NULL, NULL, NULL, k) == 1
-           && EVP_DigestSign (md, sig, &siglen, (const unsigned char *) payload, strlen (payload)) == 1;
-  EVP_MD_CTX_free (md);
-  EVP_PKEY_free (k);
+  EVP_MD_CTX *md = c->EVP_MD_CTX_new ();
+  int ok = md && c->EVP_DigestSignInit (md, NULL, NULL, NULL, k) == 1
+           && c->EVP_DigestSign (md, sig, &siglen, (const unsigned char *) payload, strlen (payload)) == 1;
+  c->EVP_MD_CTX_free (md);
+  c->EVP_PKEY_free (k);
   if (!ok)
-    return ssl_error (err, "sign lease");
+    return ssl_error (c, err, "sign lease");
   cleanup_free char *s = capsule_b64url_encode (sig, siglen);
   *token = xasprintf ("%s.%s", payload, s);
   return 0;
@@ -201,15 +202,18 @@ capsule_lease_verify (const char *token, const char *pub_path, int64_t now, stru
   size_t siglen = 0;
   if (capsule_b64url_decode (dot + 1, strlen (dot + 1), &sig, &siglen) < 0 || siglen != 64)
     return cr_error (err, 0, "lease: malformed signature");
-  EVP_PKEY *k = load_key (pub_path, false, err);
+  const struct capsule_crypto *c = capsule_crypto (err);
+  if (c == NULL)
+    return cr_error_wrap (err, "verify lease");
+  EVP_PKEY *k = load_key (c, pub_path, false, err);
   if (k == NULL)
     return -1;
-  EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  int ok = md && EVP_DigestVerifyInit (md, NULL, NULL, NULL, k) == 1
-           && EVP_DigestVerify (md, sig, siglen, (const unsigned char *) token, (size_t) (dot - token)) == 1;
-  EVP_MD_CTX_free (md);
-  EVP_PKEY_free (k);
-  ERR_clear_error ();
+  EVP_MD_CTX *md = c->EVP_MD_CTX_new ();
+  int ok = md && c->EVP_DigestVerifyInit (md, NULL, NULL, NULL, k) == 1
+           && c->EVP_DigestVerify (md, sig, siglen, (const unsigned char *) token, (size_t) (dot - token)) == 1;
+  c->EVP_MD_CTX_free (md);
+  c->EVP_PKEY_free (k);
+  c->ERR_clear_error ();
   if (!ok)
     return cr_error (err, 0, "lease: bad signature (forged, or signed with another key)");
 
@@ -266,9 +270,12 @@ capsule_lease_release (struct capsule_lease *l)
 int
 capsule_lease_keygen (const char *priv_path, const char *pub_path, cr_error_t *err)
 {
-  EVP_PKEY *k = EVP_PKEY_Q_keygen (NULL, NULL, "ED25519");
+  const struct capsule_crypto *c = capsule_crypto (err);
+  if (c == NULL)
+    return cr_error_wrap (err, "generate Ed25519 key");
+  EVP_PKEY *k = c->EVP_PKEY_Q_keygen (NULL, NULL, "ED25519");
   if (k == NULL)
-    return ssl_error (err, "generate Ed25519 key");
+    return ssl_error (c, err, "generate Ed25519 key");
   int ret = -1;
   int fd = open (priv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   FILE *f = fd >= 0 ? fdopen (fd, "w") : NULL;
@@ -279,10 +286,10 @@ capsule_lease_keygen (const char *priv_path, const char *pub_path, cr_error_t *e
         close (fd);
       goto out;
     }
-  if (PEM_write_PrivateKey (f, k, NULL, NULL, 0, NULL, NULL) != 1)
+  if (c->PEM_write_PrivateKey (f, k, NULL, NULL, 0, NULL, NULL) != 1)
     {
       fclose (f);
-      ssl_error (err, "write private key");
+      ssl_error (c, err, "write private key");
       goto out;
     }
   if (fclose (f) != 0)
@@ -296,10 +303,10 @@ capsule_lease_keygen (const char *priv_path, const char *pub_path, cr_error_t *e
       cr_error_errno (err, "create `%s`", pub_path);
       goto out;
     }
-  if (PEM_write_PUBKEY (f, k) != 1)
+  if (c->PEM_write_PUBKEY (f, k) != 1)
     {
       fclose (f);
-      ssl_error (err, "write public key");
+      ssl_error (c, err, "write public key");
       goto out;
     }
   if (fclose (f) != 0)
@@ -309,6 +316,6 @@ capsule_lease_keygen (const char *priv_path, const char *pub_path, cr_error_t *e
     }
   ret = 0;
 out:
-  EVP_PKEY_free (k);
+  c->EVP_PKEY_free (k);
   return ret;
 }

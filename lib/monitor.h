@@ -1,12 +1,25 @@
-/* The per-capsule monitor (SPEC §6): a small daemon started by `create`
- * (double fork, own session, every inherited fd closed) that outlives the
- * runtime process.  One event loop (poll) over a pidfd of the container
- * init and a timerfd for the timeout; no busy polling.
+/* The per-capsule monitor (SPEC §6, §7): a small daemon started by `create`
+ * for every capsule (double fork, own session, every inherited fd closed)
+ * that outlives the runtime process.  One event loop (poll) over a pidfd of
+ * the container init, a timerfd for the timeout, an inotify watch on the
+ * kill-switch directory (lib/killswitch.h) and a timerfd for the audit
+ * head; no busy polling.
  *
- *   timeout:    audit "timeout", SIGTERM to every process of the container's
- *               cgroup, then SIGKILL 10 s later (audit "timeout-kill") if
- *               anything is left;
- *   init exits: audit "exited", SIGKILL to the cgroup's leftovers, exit.
+ *   timeout:     audit "timeout", SIGTERM to every process of the container's
+ *                cgroup, then SIGKILL 10 s later (audit "timeout-kill") if
+ *                anything is left;
+ *   kill switch: a record naming this capsule's session, agent or
+ *                agent@version appears (or is there when the monitor starts):
+ *                audit "killswitch" (with the record), SIGKILL sweeps of the
+ *                cgroup until it is empty (cgroup.kill on v2, freeze + kill
+ *                on v1), SIGTERM to the proxy supervisor (which stops the
+ *                proxy: every proxied connection drops), signed head;
+ *   audit head:  50 ms after start (covering "created"), then every
+ *                CAPSULE_MONITOR_HEAD_S seconds when the log grew, and at
+ *                "killswitch" / "exited", a signed head (lib/audit_head.h);
+ *                `delete` records one after its "deleted" line;
+ *   init exits:  audit "exited" (with "cause" timeout or killswitch), SIGKILL
+ *                to the cgroup's leftovers, head, exit.
  *
  * Its pid and start time are recorded in <state_dir>/monitor.pid so that
  * `delete` stops it (capsule_monitor_stop). */
@@ -21,8 +34,10 @@
 struct capsule_effective;
 
 #define CAPSULE_MONITOR_GRACE_S 10
+/* How often the monitor re-signs the audit chain head (when the log grew). */
+#define CAPSULE_MONITOR_HEAD_S 2
 
-/* Does this capsule need a monitor (a timeout today; kill switch later)? */
+/* Does this capsule need a monitor?  Every capsule does (kill switch, audit head). */
 bool capsule_monitor_needed (const struct capsule_effective *eff);
 int capsule_monitor_start (const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
                            const char *cgroup_path, cr_error_t *err);

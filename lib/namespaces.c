@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -78,6 +81,16 @@ cr_ns_open_paths (const struct oci_config *c, struct cr_ns_join **out, size_t *n
   *n = 0;
   if (c->linux_ == NULL)
     return 0;
+  /* A mount namespace that exists already belongs to some other user namespace
+   * than a new one: root of the new one could not mount there (runc fails later,
+   * in its rootfs setup, with EPERM). Say so before anything starts. */
+  const struct oci_namespace *mnt = oci_namespace_find (c, "mount");
+  const struct oci_namespace *user = oci_namespace_find (c, "user");
+  if (mnt && mnt->path && *mnt->path && user && (user->path == NULL || *user->path == '\0'))
+    return cr_error (err, EPERM,
+                     "mount namespace `%s` joined by path with a new user namespace: the new user namespace "
+                     "would not own it (join the user namespace that owns it by path instead)",
+                     mnt->path);
   struct cr_ns_join *j = xmalloc0 (sizeof *j * (c->linux_->namespaces_len + 1));
   size_t k = 0;
   for (size_t i = 0; i < c->linux_->namespaces_len; i++)
@@ -228,4 +241,97 @@ cr_ns_parent_restore (struct cr_ns_saved *saved)
       close (saved->fd[i]);
     }
   saved->n = 0;
+}
+
+int
+cr_ns_joined_userns (const struct cr_ns_join *j, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (j[i].flag == CLONE_NEWUSER && j[i].fd >= 0)
+      return (int) i;
+  return -1;
+}
+
+pid_t
+cr_ns_clone_in_userns (struct cr_ns_join *j, size_t n, int flags)
+{
+  int u = cr_ns_joined_userns (j, n);
+  if (u < 0)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return -1;
+  pid_t helper = fork ();
+  if (helper < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      errno = e;
+      return -1;
+    }
+  if (helper == 0)
+    {
+      /* Throwaway: it may wander into any namespace. Joined ones first, with
+       * host privilege (as runc does for a new user namespace); the user
+       * namespace last, so that the clone's new namespaces belong to it. */
+      struct
+      {
+        pid_t pid;
+        int err;
+      } r = { -1, 0 };
+      close (p[0]);
+      for (int pass = 0; pass < 2 && r.err == 0; pass++)
+        for (size_t i = 0; i < n && r.err == 0; i++)
+          {
+            if (j[i].fd < 0 || (pass == 0) == (j[i].flag == CLONE_NEWUSER))
+              continue;
+            if (setns (j[i].fd, j[i].flag) < 0)
+              r.err = errno;
+            close (j[i].fd);
+            j[i].fd = -1; /* the child is in it already */
+          }
+      /* Root of that namespace (runc's init does the same): host root is unmapped there. */
+      if (r.err == 0 && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
+        r.err = errno;
+      if (r.err == 0)
+        {
+          /* CLONE_PARENT: the init is the runtime's child, as with a plain clone. */
+          r.pid = (pid_t) syscall (SYS_clone, (unsigned long) flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+          if (r.pid == 0)
+            {
+              close (p[1]);
+              return 0;
+            }
+          if (r.pid < 0)
+            r.err = errno;
+        }
+      if (write (p[1], &r, sizeof r) != (ssize_t) sizeof r)
+        _exit (1);
+      _exit (0);
+    }
+  close (p[1]);
+  struct
+  {
+    pid_t pid;
+    int err;
+  } r = { -1, EPIPE };
+  ssize_t got;
+  do
+    got = read (p[0], &r, sizeof r);
+  while (got < 0 && errno == EINTR);
+  close (p[0]);
+  while (waitpid (helper, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (got != (ssize_t) sizeof r)
+    r = (typeof (r)){ -1, EPIPE };
+  if (r.pid < 0)
+    {
+      errno = r.err ? r.err : EINVAL;
+      return -1;
+    }
+  return r.pid;
 }

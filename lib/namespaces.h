@@ -4,6 +4,7 @@
 #define CAPSULE_NAMESPACES_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../oci-spec/config.h"
 #include "error.h"
@@ -40,6 +41,15 @@ struct cr_ns_saved
 };
 int cr_ns_parent_enter (struct cr_ns_join *j, size_t n, int new_flags, struct cr_ns_saved *saved, cr_error_t *err);
 void cr_ns_parent_restore (struct cr_ns_saved *saved);
+
+/* Index in j of a user namespace joined by path (still open), or -1. */
+int cr_ns_joined_userns (const struct cr_ns_join *j, size_t n);
+/* clone(flags) for a config that joins a user namespace by path: a helper
+ * process joins every still-open namespace of j (the user namespace last) and
+ * clones with CLONE_PARENT, so the new namespaces belong to the joined user
+ * namespace and the child is the caller's. Like fork: 0 in the child (whose
+ * copy of j is all joined), its pid in the caller, -1 with errno. */
+pid_t cr_ns_clone_in_userns (struct cr_ns_join *j, size_t n, int flags);
 
 /* A new time namespace (no path) is in the config. */
 bool cr_ns_wants_new_time (const struct oci_config *c);

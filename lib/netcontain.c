@@ -88,10 +88,29 @@ nc_starttime (pid_t pid)
 }
 
 int
+netcontain_write_state (const char *path, const void *data, size_t len, mode_t mode, cr_error_t *err)
+{
+  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, getpid ());
+  int r;
+  {
+    cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+      return cr_error_errno (err, "create `%s`", tmp);
+    /* exactly mode, whatever the umask */
+    r = fchmod (fd, mode) < 0 ? cr_error_errno (err, "chmod `%s`", tmp) : write_all (fd, data, len, err);
+  }
+  if (r == 0 && rename (tmp, path) < 0)
+    r = cr_error_errno (err, "rename `%s` to `%s`", tmp, path);
+  if (r < 0)
+    unlink (tmp);
+  return r;
+}
+
+int
 netcontain_pidfile_write (const char *path, pid_t pid, cr_error_t *err)
 {
   cleanup_free char *s = xasprintf ("%d %llu\n", (int) pid, nc_starttime (pid));
-  return write_file_atomic (path, s, strlen (s), err);
+  return netcontain_write_state (path, s, strlen (s), 0600, err);
 }
 
 pid_t
@@ -335,7 +354,6 @@ netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const 
   const struct oci_namespace *net = NULL;
   cleanup_free char *resolv = xasprintf ("%s/resolv.conf", state_dir);
   cleanup_free char *capcfg = xasprintf ("%s/capsule.json", state_dir);
-  cleanup_free char *proxy = xasprintf ("http://127.0.0.1:%d", NETCONTAIN_PROXY_PORT);
   static const char resolv_text[] = "nameserver 127.0.0.1\noptions attempts:1\n";
 
   if (hook_path == NULL || hook_path[0] != '/')
@@ -346,7 +364,7 @@ netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const 
   if (net == NULL)
     return cr_error (err, EPERM, "network containment: a capsule needs its own network namespace "
                                  "(no \"network\" entry in linux.namespaces)");
-  if (mkdir_p (state_dir, 0711, err) < 0 || write_file_atomic (resolv, resolv_text, sizeof resolv_text - 1, err) < 0)
+  if (mkdir_p (state_dir, 0711, err) < 0 || netcontain_write_state (resolv, resolv_text, sizeof resolv_text - 1, 0644, err) < 0)
     return cr_error_wrap (err, "network containment");
 
   const char *setup[32 + 2 * NETCONTAIN_MAX_INBOUND];
@@ -398,13 +416,18 @@ netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const 
   nc_add_hook (cfg, OCI_HOOK_CREATE_RUNTIME, hook_path, setup, n);
   nc_add_hook (cfg, OCI_HOOK_POSTSTOP, hook_path, teardown, nt);
   if (cfg->process)
-    {
-      const char *names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };
-      for (size_t i = 0; i < 4; i++)
-        nc_setenv (cfg->process, names[i], proxy);
-      nc_setenv (cfg->process, "NO_PROXY", "localhost,127.0.0.1,::1");
-      nc_setenv (cfg->process, "no_proxy", "localhost,127.0.0.1,::1");
-    }
+    netcontain_set_proxy_env (cfg->process);
   nc_add_resolv_mount (cfg, resolv);
   return 0;
+}
+
+void
+netcontain_set_proxy_env (struct oci_process *p)
+{
+  cleanup_free char *proxy = xasprintf ("http://127.0.0.1:%d", NETCONTAIN_PROXY_PORT);
+  const char *names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };
+  for (size_t i = 0; i < 4; i++)
+    nc_setenv (p, names[i], proxy);
+  nc_setenv (p, "NO_PROXY", "localhost,127.0.0.1,::1");
+  nc_setenv (p, "no_proxy", "localhost,127.0.0.1,::1");
 }

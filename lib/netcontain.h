@@ -54,6 +54,24 @@ struct netcontain_opts
 int netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const char *hook_path,
                                const struct netcontain_opts *opts, cr_error_t *err);
 
+/* The node policy's "network" section (lib/netcontain_policy.c): sets
+ * o->restart_forever, o->proxy_restarts and o->inbound (pointing into *np,
+ * which must outlive o).  No policy file (NULL path) or no section: o is
+ * left as it was. */
+struct netcontain_policy
+{
+  uint16_t inbound[NETCONTAIN_MAX_INBOUND];
+  size_t n_inbound;
+};
+int netcontain_policy_opts (const char *policy_path, struct netcontain_policy *np, struct netcontain_opts *o,
+                            cr_error_t *err);
+
+/* The proxy env (HTTP_PROXY, HTTPS_PROXY, NO_PROXY and lower-case forms) on
+ * p: netcontain_add_hooks does it for the init; `exec` into a capsule too,
+ * since a client (containerd's CRI ExecSync) builds the process from its
+ * own copy of the config, which never saw ours. */
+void netcontain_set_proxy_env (struct oci_process *p);
+
 /* Where capsule-hook is: $CAPSULE_HOOK if set, else next to the running
  * binary, else the build tree's ../hooks/netns/, else ../libexec/capsule/.
  * malloc'd, NULL if none is executable. */
@@ -72,6 +90,12 @@ int netcontain_key_of (const char *ns_path, char *buf, size_t len, cr_error_t *e
  * is alive and is that netns), return 1 and the owner's state dir in
  * *owner_dir (malloc'd); 0 if not. */
 int netcontain_find_owner (const char *key, char **owner_dir, cr_error_t *err);
+
+/* Write a state file atomically (temporary file + rename) without fsync:
+ * these files describe namespaces and processes that a power loss takes
+ * away too, and fsync on a disk-backed /run costs milliseconds each on the
+ * path that delays the workload. */
+int netcontain_write_state (const char *path, const void *data, size_t len, mode_t mode, cr_error_t *err);
 
 /* Pid files holding "pid starttime", so a recycled pid is never signalled:
  * read returns the pid only while that very process lives, else 0. */

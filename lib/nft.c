@@ -5,6 +5,7 @@
 #include "nft.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -104,7 +105,7 @@ nft_recv_acks (struct mnl_socket *nl, unsigned want, const char *what, cr_error_
 }
 
 static int
-nft_send_batch (struct nft_batch *bt, const char *what, cr_error_t *err)
+nft_send_batch (struct nft_batch *bt, const char *what, int *keep_fd, cr_error_t *err)
 {
   struct mnl_socket *nl;
   struct timeval tv = { .tv_sec = 10 };
@@ -129,6 +130,9 @@ nft_send_batch (struct nft_batch *bt, const char *what, cr_error_t *err)
     ret = cr_error_errno (err, "%s: sending the netlink batch", what);
   else
     ret = nft_recv_acks (nl, bt->acks, what, err);
+  /* A duplicate keeps the socket alive past mnl_socket_close. */
+  if (keep_fd && ret == 0)
+    *keep_fd = fcntl (mnl_socket_get_fd (nl), F_DUPFD_CLOEXEC, 3);
   mnl_socket_close (nl);
   return ret;
 }
@@ -475,7 +479,7 @@ nft_capsule_install (const struct nft_capsule_rules *rr, cr_error_t *err)
   for (size_t i = 0; i < rr->inbound_ports_len; i++)
     RULE ("input", match_dport (r_, IPPROTO_TCP, rr->inbound_ports[i]) < 0 ? -1 : expr_verdict (r_, NF_ACCEPT));
 
-  ret = nft_send_batch (&bt, "installing the capsule nftables ruleset", err);
+  ret = nft_send_batch (&bt, "installing the capsule nftables ruleset", rr->keep_fd, err);
   nft_batch_fini (&bt);
   return ret;
 }
@@ -490,7 +494,7 @@ nft_capsule_remove (cr_error_t *err)
     return -1;
   nft_put_table (&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE);
   nft_put_table (&bt, NFT_MSG_DELTABLE, 0);
-  ret = nft_send_batch (&bt, "removing the capsule nftables table", err);
+  ret = nft_send_batch (&bt, "removing the capsule nftables table", NULL, err);
   nft_batch_fini (&bt);
   return ret;
 }

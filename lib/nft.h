@@ -57,6 +57,11 @@ struct nft_capsule_rules
   /* TCP ports that accept new inbound connections from outside. */
   const uint16_t *inbound_ports;
   size_t inbound_ports_len;
+  /* Non-NULL: keep the netlink socket open and store it here (O_CLOEXEC)
+   * for the caller to close later.  Its last close waits for the kernel's
+   * deferred release of the transaction (an RCU grace period, ~10 ms): a
+   * caller with other work to do overlaps that wait instead of sitting in it. */
+  int *keep_fd;
 };
 
 /* Install (or atomically replace) the ruleset in the current netns. */

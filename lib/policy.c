@@ -70,6 +70,8 @@ capsule_policy_free (struct capsule_policy *p)
   free (p->killswitch_dir);
   free (p->secrets_dir);
   free (p->state_dir);
+  free (p->lsm_apparmor_profile);
+  free (p->lsm_selinux_label);
   free (p->allow_private);
   for (size_t i = 0; i < p->profiles_len; i++)
     profile_release (&p->profiles[i]);
@@ -308,6 +310,17 @@ parse_policy (yajl_val root, struct capsule_policy *p, cr_error_t *err)
     }
   if (ocij_bool (&j, root, "allow_runtime_sockets", &p->allow_runtime_sockets, NULL) < 0)
     return -1;
+  if ((r = ocij_obj (&j, root, "lsm", false, &o)) < 0)
+    return -1;
+  if (r > 0)
+    {
+      size_t m = ocij_key (&j, "lsm");
+      if (ocij_str (&j, o, "apparmor_profile", false, &p->lsm_apparmor_profile) < 0
+          || ocij_str (&j, o, "selinux_label", false, &p->lsm_selinux_label) < 0
+          || ocij_bool (&j, o, "allow_unconfined", &p->lsm_allow_unconfined, NULL) < 0)
+        return -1;
+      ocij_pop (&j, m);
+    }
 
   if ((r = ocij_obj (&j, root, "profiles", false, &o)) < 0)
     return -1;

@@ -9,6 +9,7 @@
  *     "directories": { "audit": DIR, "killswitch": DIR, "secrets": DIR, "state": DIR },
  *     "egress": { "allow_private": ["127.0.0.0/8", "::1/128"] },
  *     "allow_runtime_sockets": false,
+ *     "lsm": { "apparmor_profile": "NAME", "selinux_label": "u:r:t:s0", "allow_unconfined": false },
  *     "profiles": {
  *       "NAME": {
  *         "writable": "/workspace;/tmp",   // same syntax as the annotations
@@ -60,6 +61,9 @@ struct capsule_policy
   char *audit_dir, *killswitch_dir, *secrets_dir, *state_dir;
   struct cidr *allow_private; size_t allow_private_len;
   bool allow_runtime_sockets;
+  /* lsm: label to use instead of capsule-default / container_t; may a config name `unconfined`? */
+  char *lsm_apparmor_profile, *lsm_selinux_label;
+  bool lsm_allow_unconfined;
   struct capsule_profile *profiles; size_t profiles_len;   /* always contains "default" */
 };
 

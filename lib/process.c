@@ -228,12 +228,13 @@ cr_process_find_exec (const struct oci_process *p, cr_error_t *err)
     {
       if (stat (name, &st) < 0)
         {
-          cr_error_errno (err, "exec: \"%s\": stat", name);
+          cr_error_errno (err, "exec: \"%s\": stat %s", name, name);
           return NULL;
         }
       if (S_ISDIR (st.st_mode))
         {
-          cr_error (err, 0, "exec: \"%s\": is a directory", name);
+          /* runc's wording: podman maps "permission denied" to exit 126 */
+          cr_error (err, EACCES, "exec: \"%s\"", name);
           return NULL;
         }
       return xstrdup (name);

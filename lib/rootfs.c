@@ -270,7 +270,7 @@ do_one_mount (struct cr_rootfs_ctx *ctx, int rootfd, const struct oci_mount *m, 
   if (o.idmap && ctx->idmap_fds)
     idmap_fd = ctx->idmap_fds[m - ctx->config->mounts];
   if (o.idmap && idmap_fd < 0)
-    ret = cr_error (err, 0, "idmapped mount `%s`: not prepared (only bind mounts can be idmapped)", m->destination);
+    ret = cr_error (err, 0, "idmapped mount `%s`: not prepared", m->destination);
   else if (idmap_fd >= 0)
     {
       /* Made and idmapped by the runtime on the host (cr_rootfs_idmap_prepare): attach it. */
@@ -733,6 +733,64 @@ out:
   return ret;
 }
 
+/* MS_* per-mount flags as fsmount/mount_setattr attributes. */
+static unsigned int
+idmap_mount_attrs (unsigned long ms)
+{
+  unsigned int a = 0;
+  if (ms & MS_RDONLY)
+    a |= MOUNT_ATTR_RDONLY;
+  if (ms & MS_NOSUID)
+    a |= MOUNT_ATTR_NOSUID;
+  if (ms & MS_NODEV)
+    a |= MOUNT_ATTR_NODEV;
+  if (ms & MS_NOEXEC)
+    a |= MOUNT_ATTR_NOEXEC;
+  if (ms & MS_NOATIME)
+    a |= MOUNT_ATTR_NOATIME;
+  else if (ms & MS_STRICTATIME)
+    a |= MOUNT_ATTR_STRICTATIME;
+  if (ms & MS_NODIRATIME)
+    a |= MOUNT_ATTR_NODIRATIME;
+  return a;
+}
+
+/* A new, detached filesystem mount (runtime-spec 1.2 allows uid/gidMappings on
+ * any mount type): fsopen + fsconfig of the data options + fsmount. Whether it
+ * can be idmapped is the filesystem's call (tmpfs since Linux 6.3). */
+static int
+idmap_new_fs (const struct oci_mount *m, const char *type, const struct cr_mount_opts *o, cr_error_t *err)
+{
+  cleanup_close int fsfd = (int) syscall (SYS_fsopen, type, FSOPEN_CLOEXEC);
+  if (fsfd < 0)
+    return cr_error_errno (err, "fsopen `%s` for idmapped mount `%s`", type, m->destination);
+  const char *src = m->source && *m->source ? m->source : type;
+  if (syscall (SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", src, 0) < 0)
+    return cr_error_errno (err, "idmapped mount `%s`: source `%s`", m->destination, src);
+  if (o->data && *o->data)
+    {
+      cleanup_free char *copy = xstrdup (o->data);
+      char *save = NULL;
+      for (char *kv = strtok_r (copy, ",", &save); kv; kv = strtok_r (NULL, ",", &save))
+        {
+          char *eq = strchr (kv, '=');
+          if (eq)
+            *eq = '\0';
+          long r = eq ? syscall (SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, kv, eq + 1, 0)
+                      : syscall (SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, kv, NULL, 0);
+          if (r < 0)
+            return cr_error_errno (err, "idmapped mount `%s`: option `%s%s%s` of %s", m->destination, kv,
+                                   eq ? "=" : "", eq ? eq + 1 : "", type);
+        }
+    }
+  if (syscall (SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return cr_error_errno (err, "idmapped mount `%s`: create %s", m->destination, type);
+  int mfd = (int) syscall (SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, idmap_mount_attrs (o->flags));
+  if (mfd < 0)
+    return cr_error_errno (err, "idmapped mount `%s`: fsmount %s", m->destination, type);
+  return mfd;
+}
+
 int
 cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **fds_out, cr_error_t *err)
 {
@@ -745,12 +803,23 @@ cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **f
       if (cr_mount_opts_parse (m->options, m->options_len, &o, err) < 0)
         goto fail;
       bool idmap = o.idmap, rec = o.rec_idmap || o.rec_bind;
-      cr_mount_opts_release (&o);
+      const char *type = m->type ? m->type : "";
+      bool bind = o.bind || strcmp (type, "bind") == 0;
       if (!idmap)
-        continue;
+        {
+          cr_mount_opts_release (&o);
+          continue;
+        }
       if (m->uid_mappings_len == 0 || m->gid_mappings_len == 0)
         {
+          cr_mount_opts_release (&o);
           cr_error (err, 0, "idmapped mount `%s` needs uidMappings and gidMappings", m->destination);
+          goto fail;
+        }
+      if (!bind && (*type == '\0' || strcmp (type, "none") == 0))
+        {
+          cr_mount_opts_release (&o);
+          cr_error (err, 0, "idmapped mount `%s` needs a filesystem type or the bind option", m->destination);
           goto fail;
         }
       if (fds == NULL)
@@ -759,14 +828,21 @@ cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **f
           for (size_t k = 0; k < c->mounts_len; k++)
             fds[k] = -1;
         }
-      cleanup_free char *src = m->source && m->source[0] != '/' ? xasprintf ("%s/%s", bundle, m->source)
-                                                                  : xstrdup (m->source ? m->source : "");
-      int tree = (int) syscall (SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
-      if (tree < 0)
+      cleanup_free char *src = NULL;
+      int tree;
+      if (bind)
         {
-          cr_error_errno (err, "open_tree `%s` for idmapped mount `%s`", src, m->destination);
-          goto fail;
+          src = m->source && m->source[0] != '/' ? xasprintf ("%s/%s", bundle, m->source)
+                                                 : xstrdup (m->source ? m->source : "");
+          tree = (int) syscall (SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+          if (tree < 0)
+            cr_error_errno (err, "open_tree `%s` for idmapped mount `%s`", src, m->destination);
         }
+      else
+        tree = idmap_new_fs (m, type, &o, err);
+      cr_mount_opts_release (&o);
+      if (tree < 0)
+        goto fail;
       fds[i] = tree;
       cleanup_close int userns = idmap_userns (m, err);
       if (userns < 0)
@@ -774,8 +850,12 @@ cr_rootfs_idmap_prepare (const struct oci_config *c, const char *bundle, int **f
       struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long) userns };
       if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
         {
-          cr_error_errno (err, "idmap mount `%s` (the filesystem of `%s` may not support idmapped mounts)",
-                          m->destination, src);
+          if (bind)
+            cr_error_errno (err, "idmap mount `%s` (the filesystem of `%s` may not support idmapped mounts)",
+                            m->destination, src);
+          else
+            cr_error_errno (err, "idmap mount `%s`: this kernel cannot idmap a %s filesystem (tmpfs needs Linux 6.3)",
+                            m->destination, type);
           goto fail;
         }
     }

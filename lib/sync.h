@@ -15,6 +15,7 @@ enum cr_sync_msg
   CR_SYNC_ERROR,         /* child -> parent: text is the error message */
   CR_SYNC_PTY,           /* child -> parent: the pty master (foreground run -t) */
   CR_SYNC_SECCOMP_FD,    /* child -> parent: the seccomp notify fd, for linux.seccomp.listenerPath */
+  CR_SYNC_CGROUP,        /* child -> parent, first: v1 cgroups joined (no text) or why not (text) */
 };
 
 int cr_sync_send (int sock, enum cr_sync_msg type, const char *text, int fd, cr_error_t *err);

@@ -1,8 +1,7 @@
-/* rtnetlink (libmnl) for the isolated shape: loopback up, and a stand-in
- * interface with IPv4/IPv6 default routes so connect() to an outside address
- * reaches the nat redirect instead of failing with ENETUNREACH.  The kernel
- * may lack the dummy driver; a veth pair with both ends in the capsule netns
- * works the same (nothing is forwarded anywhere). */
+/* rtnetlink (libmnl) for the isolated shape: loopback up, 192.0.0.8/32 on
+ * it and IPv4/IPv6 default routes through it, so that connect() to an
+ * outside address reaches the nat redirect instead of failing with
+ * ENETUNREACH.  Nothing is forwarded anywhere: lo is the only device. */
 #include "hook.h"
 
 #include <arpa/inet.h>
@@ -16,12 +15,9 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "lib/util.h"
 
-#define LINK_NAME "capsule0"
-#define LINK_PEER "capsule0p"
 
 /* Send one request and wait for its ack. */
 static int
@@ -49,35 +45,6 @@ rtnl_talk (struct nlmsghdr *nlh, const char *what, cr_error_t *err)
     }
   mnl_socket_close (nl);
   return ret;
-}
-
-static int
-link_create (const char *kind, cr_error_t *err)
-{
-  char buf[1024];
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
-  struct ifinfomsg *ifm;
-  struct nlattr *linkinfo, *data, *peer;
-
-  nlh->nlmsg_type = RTM_NEWLINK;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  ifm = mnl_nlmsg_put_extra_header (nlh, sizeof *ifm);
-  ifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz (nlh, IFLA_IFNAME, LINK_NAME);
-  linkinfo = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz (nlh, IFLA_INFO_KIND, kind);
-  if (strcmp (kind, "veth") == 0)
-    {
-      data = mnl_attr_nest_start (nlh, IFLA_INFO_DATA);
-      peer = mnl_attr_nest_start (nlh, VETH_INFO_PEER);
-      struct ifinfomsg *pifm = mnl_nlmsg_put_extra_header (nlh, sizeof *pifm);
-      memset (pifm, 0, sizeof *pifm);
-      mnl_attr_put_strz (nlh, IFLA_IFNAME, LINK_PEER);
-      mnl_attr_nest_end (nlh, peer);
-      mnl_attr_nest_end (nlh, data);
-    }
-  mnl_attr_nest_end (nlh, linkinfo);
-  return rtnl_talk (nlh, "creating the capsule's stand-in interface", err);
 }
 
 static int
@@ -119,7 +86,7 @@ addr_add (int family, const void *addr, unsigned plen, unsigned ifindex, cr_erro
 }
 
 static int
-default_route_add (int family, unsigned ifindex, cr_error_t *err)
+default_route_add (int family, unsigned ifindex, const struct in_addr *src, cr_error_t *err)
 {
   char buf[512];
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
@@ -134,6 +101,8 @@ default_route_add (int family, unsigned ifindex, cr_error_t *err)
   rtm->rtm_scope = family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   rtm->rtm_type = RTN_UNICAST;
   mnl_attr_put_u32 (nlh, RTA_OIF, ifindex);
+  if (src)
+    mnl_attr_put (nlh, RTA_PREFSRC, sizeof *src, src);
   return rtnl_talk (nlh, "adding a default route", err);
 }
 
@@ -146,34 +115,20 @@ hook_loopback_up (cr_error_t *err)
 int
 hook_link_setup_isolated (cr_error_t *err)
 {
-  /* 192.0.0.8: the IPv4 dummy address (RFC 7600); 100::/64: discard-only (RFC 6666). */
+  /* 192.0.0.8: the IPv4 dummy address (RFC 7600), the source of redirected
+   * connections.  Routes through lo: creating a stand-in device (dummy, or
+   * a veth pair where the kernel has no dummy driver) cost 5-10 ms per
+   * capsule; a looped-back packet that no rule redirects is dropped by the
+   * output chain like any other. */
+  const unsigned lo = 1; /* "lo" is always ifindex 1 in a netns */
   struct in_addr a4;
-  struct in6_addr a6;
   cleanup_error cr_error_t tmp = NULL;
-  unsigned idx;
 
   inet_pton (AF_INET, "192.0.0.8", &a4);
-  inet_pton (AF_INET6, "100::8", &a6);
-  if (hook_loopback_up (err) < 0)
-    return -1;
-  if (if_nametoindex (LINK_NAME) == 0)
-    {
-      if (link_create ("dummy", &tmp) < 0)
-        {
-          if (link_create ("veth", err) < 0)
-            return cr_error_wrap (err, "isolated netns (dummy: %s)", tmp->msg);
-          if (link_up (LINK_PEER, err) < 0)
-            return -1;
-        }
-    }
-  idx = if_nametoindex (LINK_NAME);
-  if (idx == 0)
-    return cr_error_errno (err, "finding the interface " LINK_NAME);
-  if (link_up (LINK_NAME, err) < 0 || addr_add (AF_INET, &a4, 32, idx, err) < 0
-      || default_route_add (AF_INET, idx, err) < 0)
+  if (hook_loopback_up (err) < 0 || addr_add (AF_INET, &a4, 32, lo, err) < 0
+      || default_route_add (AF_INET, lo, &a4, err) < 0)
     return -1;
   /* IPv6 may be disabled in this netns: then there is nothing to route. */
-  if (addr_add (AF_INET6, &a6, 128, idx, &tmp) == 0)
-    default_route_add (AF_INET6, idx, &tmp);
+  default_route_add (AF_INET6, lo, NULL, &tmp);
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "lib/killswitch.h"
+#include "lib/netcontain.h"
 #include "lib/util.h"
 
 static void
@@ -76,6 +78,56 @@ gen_pins (yajl_gen g, const char *key, const char *value, bool split_values, cr_
   return 0;
 }
 
+/* Brokered capabilities (hooks/proxy/broker.h): the rules from capsule.json's
+ * "brokered", their counters and held requests in the container's state dir
+ * (beside capsule.json, where `capsule-runc approve|deny` looks), per-agent
+ * counters in ROOT/.capsule-broker, and the kill-switch directory. */
+static void
+gen_brokered (yajl_gen g, yajl_val root, const char *capsule_json)
+{
+  const char *bp[] = { "brokered", NULL };
+  yajl_val b = yajl_tree_get (root, bp, yajl_t_object);
+  if (b == NULL || b->u.object.len == 0)
+    return;
+  /* the directory `capsule-runc killswitch` writes to (lib/killswitch.h) */
+  const char *kp[] = { "killswitch_dir", NULL };
+  yajl_val ks = yajl_tree_get (root, kp, yajl_t_string);
+  gen_str (g, "killswitch_dir");
+  gen_str (g, ks && *YAJL_GET_STRING (ks) ? YAJL_GET_STRING (ks) : KILLSWITCH_DEFAULT_DIR);
+  gen_str (g, "capabilities");
+  yajl_gen_map_open (g);
+  for (size_t i = 0; i < b->u.object.len; i++)
+    if (YAJL_IS_STRING (b->u.object.values[i]))
+      {
+        gen_str (g, b->u.object.keys[i]);
+        gen_str (g, YAJL_GET_STRING (b->u.object.values[i]));
+      }
+  yajl_gen_map_close (g);
+  cleanup_free char *state = xstrdup (capsule_json);
+  char *slash = strrchr (state, '/');
+  if (slash == NULL)
+    state = (free (state), xstrdup ("."));
+  else
+    *slash = '\0';
+  gen_str (g, "state_dir");
+  gen_str (g, state);
+  slash = strrchr (state, '/');
+  if (slash && slash != state)
+    {
+      *slash = '\0';
+      cleanup_free char *agents = xasprintf ("%s/.capsule-broker", state);
+      gen_str (g, "agent_state_dir");
+      gen_str (g, agents);
+    }
+  const char *ap[] = { "agent", NULL };
+  yajl_val a = yajl_tree_get (root, ap, yajl_t_string);
+  if (a)
+    {
+      gen_str (g, "agent");
+      gen_str (g, YAJL_GET_STRING (a));
+    }
+}
+
 static const char *
 tree_str (yajl_val root, const char *a, const char *b)
 {
@@ -118,14 +170,6 @@ hook_proxy_config (const char *capsule_json, const char *annotation_rules, const
       if (cid)
         id = cid;
     }
-  /* Fail closed on what this proxy cannot enforce. */
-  if (gateway && *gateway)
-    {
-      yajl_tree_free (root);
-      free (*audit_out);
-      *audit_out = NULL;
-      return cr_error (err, ENOTSUP, "capsule/egress.gateway `%s`: not supported by capsule-proxy yet", gateway);
-    }
 
   g = yajl_gen_alloc (NULL);
   yajl_gen_map_open (g);
@@ -133,6 +177,14 @@ hook_proxy_config (const char *capsule_json, const char *annotation_rules, const
   gen_str (g, id);
   if (allow)
     gen_list (g, "rules", allow);
+  if (gateway && *gateway)
+    {
+      /* every allowed request leaves through it (capsule-proxy --gateway) */
+      gen_str (g, "gateway");
+      gen_str (g, gateway);
+    }
+  if (root)
+    gen_brokered (g, root, capsule_json);
   if (secrets && *secrets)
     {
       gen_str (g, "secrets_dir");
@@ -160,7 +212,7 @@ hook_proxy_config (const char *capsule_json, const char *annotation_rules, const
     }
   yajl_gen_map_close (g);
   if (ret == 0 && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok)
-    ret = write_file_atomic (out_path, buf, len, err);
+    ret = netcontain_write_state (out_path, (const char *) buf, len, 0600, err);
   else if (ret == 0)
     ret = cr_error (err, EINVAL, "generating the proxy config");
   yajl_gen_free (g);

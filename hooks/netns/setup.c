@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <yajl/yajl_tree.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -28,6 +30,8 @@
 enum { SOCK_LISTEN, SOCK_TRANSPARENT, SOCK_DNS, SOCK_DNS_TCP, SOCK__N };
 #define HOOK_FD_BASE 3
 #define HOOK_READY_FD (HOOK_FD_BASE + SOCK__N)
+/* The nft socket: the supervisor closes it once it has answered. */
+#define HOOK_NFT_FD (HOOK_READY_FD + 1)
 
 static int
 listen_socket (int type, uint16_t port, cr_error_t *err)
@@ -47,9 +51,49 @@ listen_socket (int type, uint16_t port, cr_error_t *err)
   return fd;
 }
 
+/* The "gateway" (host:port) of the proxy's config, as addresses for the
+ * nft rule: an IP literal, else the name resolved now (the proxy resolves it
+ * at its start too; give an IP literal to be sure both agree).  0 with no
+ * addresses when there is no gateway. */
+static int
+gateway_addrs (const char *proxy_config, struct in_addr v4[8], size_t *n4, struct in6_addr v6[8], size_t *n6,
+               cr_error_t *err)
+{
+  *n4 = *n6 = 0;
+  cleanup_free char *text = NULL;
+  char ebuf[256];
+  if (proxy_config == NULL || read_file (proxy_config, &text, NULL, err) < 0)
+    return proxy_config ? -1 : 0;
+  yajl_val root = yajl_tree_parse (text, ebuf, sizeof ebuf);
+  const char *path[] = { "gateway", NULL };
+  yajl_val gv = root ? yajl_tree_get (root, path, yajl_t_string) : NULL;
+  cleanup_free char *host = gv ? xstrdup (YAJL_GET_STRING (gv)) : NULL;
+  yajl_tree_free (root);
+  if (host == NULL)
+    return 0;
+  char *colon = strrchr (host, ':');
+  if (colon == NULL)
+    return cr_error (err, EINVAL, "capsule/egress.gateway `%s`: expected host:port", host);
+  *colon = '\0';
+  char *h = host;
+  if (*h == '[' && colon > h && colon[-1] == ']')
+    h++, colon[-1] = '\0';
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+  int rc = getaddrinfo (h, NULL, &hints, &res);
+  if (rc != 0)
+    return cr_error (err, ENOENT, "capsule/egress.gateway: cannot resolve `%s`: %s", h, gai_strerror (rc));
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    if (ai->ai_family == AF_INET && *n4 < 8)
+      v4[(*n4)++] = ((struct sockaddr_in *) ai->ai_addr)->sin_addr;
+    else if (ai->ai_family == AF_INET6 && *n6 < 8)
+      v6[(*n6)++] = ((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
+  freeaddrinfo (res);
+  return 0;
+}
+
 /* Inside the capsule netns: interfaces, sockets, rules. */
 static int
-setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], cr_error_t *err)
+setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], int *nft_fd, cr_error_t *err)
 {
   struct nft_capsule_rules r = {
     .proxy_port = NETCONTAIN_PROXY_PORT,
@@ -57,6 +101,7 @@ setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], cr_err
     .dns_port = NETCONTAIN_DNS_PORT,
     .inbound_ports = o->inbound,
     .inbound_ports_len = o->n_inbound,
+    .keep_fd = nft_fd,
   };
   int n = netns_count_non_lo (err);
   if (n < 0)
@@ -64,6 +109,18 @@ setup_in_netns (const struct hook_opts *o, bool *pod, int socks[SOCK__N], cr_err
   *pod = n > 0;
   if (*pod)
     r.proxy_mark = NETCONTAIN_PROXY_MARK;
+  /* capsule/egress.gateway (pod shape): the proxy's marked sockets may
+   * reach the gateway's addresses and nothing else. */
+  struct in_addr gw4[8];
+  struct in6_addr gw6[8];
+  if (*pod)
+    {
+      int g = gateway_addrs (o->config, gw4, &r.mark_dst4_len, gw6, &r.mark_dst6_len, err);
+      if (g < 0)
+        return -1;
+      r.mark_dst4 = gw4;
+      r.mark_dst6 = gw6;
+    }
   /* Rules first: from here on nothing leaves even if the rest fails. */
   if (nft_capsule_install (&r, err) < 0)
     return -1;
@@ -112,16 +169,36 @@ proxy_args (const struct hook_opts *o, const struct hook_state *st, const char *
 }
 
 /* `capsule-proxy --check` with the real arguments, so a configuration the
- * proxy refuses fails create with its reason instead of a restart loop. */
+ * proxy refuses fails create with its reason instead of a restart loop.  It
+ * runs while we pin the netns and install the rules (its own startup is a
+ * few ms of loading OpenSSL); its verdict is read before the supervisor is
+ * started. */
+struct proxy_check
+{
+  pid_t pid;
+  int out;
+};
+
+static void
+proxy_check_reap (struct proxy_check *pc)
+{
+  if (pc->pid > 0)
+    {
+      kill (pc->pid, SIGKILL);
+      waitpid (pc->pid, NULL, 0);
+    }
+  if (pc->out >= 0)
+    close (pc->out);
+  pc->pid = 0;
+  pc->out = -1;
+}
+
 static int
-proxy_check (const struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
+proxy_check_start (const struct hook_opts *o, const struct hook_state *st, struct proxy_check *pc, cr_error_t *err)
 {
   const char *argv[4 + PROXY_ARGS_MAX];
   size_t k = 0;
-  int out[2], status = 0;
-  char buf[1024];
-  ssize_t n, len = 0;
-  pid_t pid;
+  int out[2];
 
   argv[k++] = "capsule-proxy";
   argv[k++] = "--check";
@@ -129,10 +206,15 @@ proxy_check (const struct hook_opts *o, const struct hook_state *st, cr_error_t 
   argv[k] = NULL;
   if (pipe2 (out, O_CLOEXEC) < 0)
     return cr_error_errno (err, "checking the proxy configuration");
-  pid = fork ();
-  if (pid < 0)
-    return cr_error_errno (err, "checking the proxy configuration: fork");
-  if (pid == 0)
+  pc->pid = fork ();
+  if (pc->pid < 0)
+    {
+      close (out[0]);
+      close (out[1]);
+      pc->pid = 0;
+      return cr_error_errno (err, "checking the proxy configuration: fork");
+    }
+  if (pc->pid == 0)
     {
       int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
       dup2 (devnull, 0);
@@ -143,12 +225,26 @@ proxy_check (const struct hook_opts *o, const struct hook_state *st, cr_error_t 
       _exit (127);
     }
   close (out[1]);
-  while (len < (ssize_t) sizeof buf - 1 && (n = read (out[0], buf + len, sizeof buf - 1 - (size_t) len)) > 0)
+  pc->out = out[0];
+  return 0;
+}
+
+static int
+proxy_check_finish (struct proxy_check *pc, cr_error_t *err)
+{
+  char buf[1024];
+  ssize_t n, len = 0;
+  int status = 0;
+
+  while (len < (ssize_t) sizeof buf - 1 && (n = read (pc->out, buf + len, sizeof buf - 1 - (size_t) len)) > 0)
     len += n;
-  close (out[0]);
+  close (pc->out);
+  pc->out = -1;
   buf[len] = '\0';
   while (len > 0 && buf[len - 1] == '\n')
     buf[--len] = '\0';
+  pid_t pid = pc->pid;
+  pc->pid = 0;
   if (waitpid (pid, &status, 0) < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return cr_error (err, 0, "capsule-proxy refuses the configuration: %s", len ? buf : "no reason given");
   return 0;
@@ -158,7 +254,7 @@ proxy_check (const struct hook_opts *o, const struct hook_state *st, cr_error_t 
  * does not wait on our pipes) and wait for its "ok" or its error text. */
 static int
 spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool pod, int socks[SOCK__N],
-                  cr_error_t *err)
+                  int nft_fd, cr_error_t *err)
 {
   int ready[2];
   pid_t pid;
@@ -178,19 +274,25 @@ spawn_supervisor (const struct hook_opts *o, const struct hook_state *st, bool p
       setsid ();
       if (fork () != 0)
         _exit (0);
-      /* Move the fds into place: dup everything high first, then down. */
-      for (int i = 0; i < SOCK__N; i++)
-        all[i] = fcntl (socks[i], F_DUPFD, 100);
-      all[SOCK__N] = fcntl (ready[1], F_DUPFD, 100);
-      for (int i = 0; i <= SOCK__N; i++)
-        if (all[i] < 0 || dup2 (all[i], HOOK_FD_BASE + i) < 0)
-          _exit (127);
+      /* stdio first: /dev/null may have landed on one of the slots below. */
       if (devnull < 0)
         _exit (127);
       dup2 (devnull, 0);
       dup2 (devnull, 1);
       dup2 (devnull, 2);
-      close_range (HOOK_READY_FD + 1, ~0U, 0);
+      /* Move the fds into place: dup everything high first, then down. */
+      for (int i = 0; i < SOCK__N; i++)
+        all[i] = fcntl (socks[i], F_DUPFD, 100);
+      all[SOCK__N] = fcntl (ready[1], F_DUPFD, 100);
+      int nft_high = nft_fd >= 0 ? fcntl (nft_fd, F_DUPFD, 100) : -1;
+      for (int i = 0; i <= SOCK__N; i++)
+        if (all[i] < 0 || dup2 (all[i], HOOK_FD_BASE + i) < 0)
+          _exit (127);
+      /* The last close of the nft socket waits for the commit's RCU grace
+       * period: the supervisor makes it, after its answer. */
+      if (nft_high < 0 || dup2 (nft_high, HOOK_NFT_FD) < 0)
+        close (HOOK_NFT_FD);
+      close_range (HOOK_NFT_FD + 1, ~0U, 0);
       snprintf (pidbuf, sizeof pidbuf, "%d", st->pid);
       snprintf (restarts, sizeof restarts, "%d", o->restarts);
       const char *argv[16 + PROXY_ARGS_MAX];
@@ -229,7 +331,8 @@ write_role (const char *state_dir, const char *key, const char *role, cr_error_t
   cleanup_free char *rf = xasprintf ("%s/net.role", state_dir);
   cleanup_free char *kv = xasprintf ("%s\n", key);
   cleanup_free char *rv = xasprintf ("%s\n", role);
-  if (write_file_atomic (kf, kv, strlen (kv), err) < 0 || write_file_atomic (rf, rv, strlen (rv), err) < 0)
+  if (netcontain_write_state (kf, kv, strlen (kv), 0600, err) < 0
+      || netcontain_write_state (rf, rv, strlen (rv), 0600, err) < 0)
     return -1;
   return 0;
 }
@@ -245,7 +348,7 @@ add_member (const char *key, const char *state_dir, cr_error_t *err)
   cleanup_free char *f = xasprintf ("%s/%s", dir, name);
   if (mkdir_p (dir, 0700, err) < 0)
     return -1;
-  return write_file_atomic (f, state_dir, strlen (state_dir), err);
+  return netcontain_write_state (f, state_dir, strlen (state_dir), 0600, err);
 }
 
 static int
@@ -258,6 +361,9 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
   cleanup_free char *extra = NULL;
   int socks[SOCK__N] = { -1, -1, -1, -1 };
   int saved = -1, ret;
+  /* The ruleset's netlink socket, kept open: its last close waits out the
+   * commit's RCU grace period, so the supervisor makes it after answering. */
+  cleanup_close int nft_fd = -1;
   cleanup_free char *proxycfg = NULL;
   cleanup_free char *audit_from_config = NULL;
   bool pod = false;
@@ -307,7 +413,7 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
       free (aud);
     /* teardown gets no config: tell it where the audit goes */
     cleanup_free char *af = xasprintf ("%s/net.audit", o->state_dir);
-    if (write_file_atomic (af, o->audit, strlen (o->audit), err) < 0)
+    if (netcontain_write_state (af, o->audit, strlen (o->audit), 0600, err) < 0)
       return -1;
   }
 
@@ -325,6 +431,9 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
       return 0;
     }
 
+  __attribute__ ((cleanup (proxy_check_reap))) struct proxy_check check = { 0, -1 };
+  if (proxy_check_start (o, st, &check, err) < 0)
+    return -1;
   /* Record the role first so a failure below is cleaned up as an owner. */
   if (write_role (o->state_dir, key, "owner", err) < 0 || netns_pin (st->pid, pin, err) < 0)
     return -1;
@@ -334,7 +443,7 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
       return cr_error_errno (err, "opening the netns pin `%s`", pin);
     if (netns_enter (nsfd, &saved, err) < 0)
       return -1;
-    ret = setup_in_netns (o, &pod, socks, err);
+    ret = setup_in_netns (o, &pod, socks, &nft_fd, err);
     if (netns_leave (saved, ret < 0 ? NULL : err) < 0)
       ret = -1;
   }
@@ -342,22 +451,20 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
     {
       cleanup_free char *od = xasprintf ("%s/%s", netcontain_node_dir (), key);
       ownf = xasprintf ("%s/owner", od);
-      if (mkdir_p (od, 0700, err) < 0 || write_file_atomic (ownf, o->state_dir, strlen (o->state_dir), err) < 0
+      if (mkdir_p (od, 0700, err) < 0
+          || netcontain_write_state (ownf, o->state_dir, strlen (o->state_dir), 0600, err) < 0
           || add_member (key, o->state_dir, err) < 0)
         ret = -1;
     }
   if (ret == 0)
-    ret = proxy_check (o, st, err);
+    ret = proxy_check_finish (&check, err);
   if (ret == 0)
-    ret = spawn_supervisor (o, st, pod, socks, err);
+    ret = spawn_supervisor (o, st, pod, socks, nft_fd, err);
   for (int i = 0; i < SOCK__N; i++)
     if (socks[i] >= 0)
       close (socks[i]);
-  if (ret == 0)
-    {
-      extra = xasprintf ("\"role\":\"owner\",\"shape\":\"%s\",\"netns\":\"%s\"", pod ? "pod" : "isolated", key);
-      hook_audit (o->audit, "network.setup", st->id, extra);
-    }
+  /* The supervisor writes our "network.setup" line once we have its answer:
+   * hashing and syncing the audit chain need not delay the container. */
   return ret;
 }
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sched.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -35,6 +36,8 @@
 #include "lib/util.h"
 
 #define SUP_READY_FD 7
+#define SUP_NFT_FD 8 /* setup's nft socket, if any: closed after the answer */
+#define SUP_MAX_CGROUPS 8
 
 struct sup
 {
@@ -48,6 +51,10 @@ struct sup
   pid_t proxy_pid;
   int proxy_pidfd;
   char *container_cgroup;   /* cgroupfs dir of the container's processes */
+  char *cgroups[SUP_MAX_CGROUPS]; /* ours and the proxy's */
+  bool cgroup_v1[SUP_MAX_CGROUPS];
+  size_t n_cgroups;
+  int cgroup_v2fd;          /* our v2 cgroup dir: the proxy is cloned into it */
 };
 
 static int
@@ -106,36 +113,64 @@ sup_container_cgroup (pid_t pid)
   return best;
 }
 
-/* Put ourselves (and so the proxy) in CGROUP_PARENT/ID in every hierarchy
- * we know; best effort, recorded for cleanup. */
+/* CGROUP_PARENT/ID in every hierarchy we know; best effort, recorded for
+ * cleanup.  Only created here: see sup_enter_cgroups for who enters which. */
 static void
-sup_join_cgroup (struct sup *s)
+sup_make_cgroups (struct sup *s)
 {
   static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
                                        "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
   cleanup_free char *list = xstrdup ("");
   cleanup_error cr_error_t err = NULL;
   cleanup_free char *lf = xasprintf ("%s/proxy.cgroups", s->state_dir);
-  char pid[32];
+  bool pure_v2 = access ("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 
-  snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
-  for (size_t i = 0; i < sizeof roots / sizeof *roots; i++)
+  for (size_t i = 0; i < sizeof roots / sizeof *roots && s->n_cgroups < SUP_MAX_CGROUPS; i++)
     {
       cleanup_free char *procs = xasprintf ("%s/cgroup.procs", roots[i]);
       /* "/sys/fs/cgroup" itself only on a pure v2 host */
-      if (access (procs, F_OK) != 0 || (i == 5 && access ("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0))
+      if (access (procs, F_OK) != 0 || (i == 5 && !pure_v2))
         continue;
-      cleanup_free char *dir = xasprintf ("%s%s/%s", roots[i], s->cgroup_parent, s->id);
-      cleanup_free char *dprocs = xasprintf ("%s/cgroup.procs", dir);
+      char *dir = xasprintf ("%s%s/%s", roots[i], s->cgroup_parent, s->id);
       cr_error_release (&err);
-      if (mkdir_p (dir, 0755, &err) < 0 || write_file_at (AT_FDCWD, dprocs, pid, strlen (pid), &err) < 0)
-        continue;
+      if (mkdir_p (dir, 0755, &err) < 0)
+        {
+          free (dir);
+          continue;
+        }
+      s->cgroup_v1[s->n_cgroups] = i < 4;
+      s->cgroups[s->n_cgroups++] = dir;
+      if (i >= 4 && s->cgroup_v2fd < 0)
+        s->cgroup_v2fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       char *n = xasprintf ("%s%s\n", list, dir);
       free (list);
       list = n;
     }
   cr_error_release (&err);
-  write_file_atomic (lf, list, strlen (list), &err);
+  netcontain_write_state (lf, list, strlen (list), 0600, &err);
+}
+
+/* Move the calling process into those cgroups, the v1 or the v2 ones.  It
+ * is single-threaded, so on v1 "0" into `tasks` moves it without the global
+ * threadgroup lock, whose write side waits for an RCU grace period (~10 ms);
+ * v2 only has cgroup.procs, which takes it: the proxy is cloned straight
+ * into its v2 cgroup instead, and we move there once setup has its answer. */
+static void
+sup_enter_cgroups (const struct sup *s, bool v1)
+{
+  for (size_t i = 0; i < s->n_cgroups; i++)
+    {
+      if (s->cgroup_v1[i] != v1)
+        continue;
+      cleanup_free char *f = xasprintf ("%s/%s", s->cgroups[i], s->cgroup_v1[i] ? "tasks" : "cgroup.procs");
+      int fd = open (f, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          if (write (fd, "0", 1) < 0)
+            { /* best effort, as before: the proxy still runs */ }
+          close (fd);
+        }
+    }
 }
 
 static void
@@ -164,7 +199,16 @@ sup_spawn_proxy (struct sup *s, char *errbuf, size_t errlen)
 
   if (pipe2 (ep, O_CLOEXEC) < 0)
     return -1;
-  pid = fork ();
+  pid = -1;
+  if (s->cgroup_v2fd >= 0)
+    {
+      struct clone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+                               .cgroup = (uint64_t) s->cgroup_v2fd };
+      pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+    }
+  bool into_cgroup = pid >= 0;
+  if (pid < 0)
+    pid = fork ();
   if (pid < 0)
     {
       snprintf (errbuf, errlen, "fork: %s", strerror (errno));
@@ -178,6 +222,8 @@ sup_spawn_proxy (struct sup *s, char *errbuf, size_t errlen)
       int logfd;
       /* The proxy never outlives its supervisor: its sockets die with it. */
       prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (!into_cgroup)
+        sup_enter_cgroups (s, false);
       sigemptyset (&all);
       sigprocmask (SIG_SETMASK, &all, NULL);
       if (s->pod && setns (s->pinfd, CLONE_NEWNET) < 0)
@@ -263,7 +309,7 @@ sup_cleanup (struct sup *s)
 int
 hook_supervise (int argc, char **argv)
 {
-  struct sup s = { .cpidfd = -1, .pinfd = -1, .proxy_pidfd = -1 };
+  struct sup s = { .cpidfd = -1, .pinfd = -1, .proxy_pidfd = -1, .cgroup_v2fd = -1 };
   char errbuf[512], markbuf[32];
   sigset_t mask;
   int sfd, used = 0;
@@ -276,6 +322,8 @@ hook_supervise (int argc, char **argv)
       return 2;
     }
   fcntl (SUP_READY_FD, F_SETFD, FD_CLOEXEC);
+  /* Nothing is open yet: fd 8 is setup's nft socket or nothing. */
+  int nft_fd = fcntl (SUP_NFT_FD, F_SETFD, FD_CLOEXEC) == 0 ? SUP_NFT_FD : -1; /* never into the proxy */
   s.state_dir = argv[1];
   s.id = argv[2];
   s.cpid = (pid_t) atoi (argv[3]);
@@ -319,18 +367,11 @@ hook_supervise (int argc, char **argv)
           return 1;
         }
     }
-  s.container_cgroup = sup_container_cgroup (s.cpid);
-  {
-    /* A container left in its runtime's cgroup (no cgroupsPath of its own)
-     * shares it with the runtime and its callers: never kill that one. */
-    cleanup_free char *mine = sup_container_cgroup (getpid ());
-    if (s.container_cgroup && mine && strcmp (s.container_cgroup, mine) == 0)
-      {
-        free (s.container_cgroup);
-        s.container_cgroup = NULL;
-      }
-  }
-  sup_join_cgroup (&s);
+  /* Still the runtime's cgroup: a container left there (no cgroupsPath of
+   * its own) shares it with the runtime and its callers, never kill that. */
+  cleanup_free char *runtime_cgroup = sup_container_cgroup (getpid ());
+  sup_make_cgroups (&s);
+  sup_enter_cgroups (&s, true);
 
   sigemptyset (&mask);
   sigaddset (&mask, SIGTERM);
@@ -349,6 +390,25 @@ hook_supervise (int argc, char **argv)
       return 1;
     }
   sup_ready ("ok");
+  if (nft_fd >= 0)
+    close (nft_fd);
+  {
+    char key[64] = "?";
+    cleanup_free char *pin = xasprintf ("%s/netns", s.state_dir);
+    cleanup_error cr_error_t kerr = NULL;
+    netcontain_key_of (pin, key, sizeof key, &kerr);
+    sup_audit (&s, "network.setup", "\"role\":\"owner\",\"shape\":\"%s\",\"netns\":\"%s\"", s.pod ? "pod" : "isolated",
+               key);
+  }
+  /* Not needed before the answer (reading /proc/PID/cgroup and moving take
+   * cgroup_mutex, which anyone on the node may hold for a while). */
+  s.container_cgroup = sup_container_cgroup (s.cpid);
+  if (s.container_cgroup && (runtime_cgroup == NULL || strcmp (s.container_cgroup, runtime_cgroup) == 0))
+    {
+      free (s.container_cgroup);
+      s.container_cgroup = NULL;
+    }
+  sup_enter_cgroups (&s, false);
   sup_audit (&s, "proxy.start", "\"pid\":%d,\"shape\":\"%s\"", (int) s.proxy_pid, s.pod ? "pod" : "isolated");
 
   for (;;)

@@ -1,5 +1,7 @@
 /* capsule-proxy configuration: command-line flags plus the effective
  * capsule config JSON written by the runtime (schema: README.md). */
+#include "broker.h"
+#include "capability_rule.h"
 #include "mitm.h"
 #include "proxy.h"
 #include "util.h"
@@ -50,6 +52,7 @@ config_free (struct proxy_config *c)
   free (c->secrets_dir);
   free (c->ca_out);
   free (c->upstream_ca);
+  free (c->gateway);
   free (c->audit_path);
   free (c->config_path);
   memset (c, 0, sizeof *c);
@@ -224,6 +227,61 @@ get_strv (yajl_val root, const char *key, char ***v, size_t *n, cr_error_t *err)
   return 0;
 }
 
+/* Brokered capabilities (broker.h): "capabilities" {NAME: VALUE}, where
+ * their state lives, the agent, the kill-switch directory and the confirm
+ * timeout.  Every rule is parsed here so --check reports a bad one. */
+static int
+config_load_broker (yajl_val root, cr_error_t *err)
+{
+  struct broker_settings s = { 0 };
+  int ret = -1;
+  const char *cp[] = { "capabilities", NULL };
+  yajl_val caps = yajl_tree_get (root, cp, yajl_t_any);
+  if (caps && !YAJL_IS_NULL (caps))
+    {
+      if (!YAJL_IS_OBJECT (caps))
+        {
+          cr_error (err, 0, "config: `capabilities` must be an object NAME -> \"METHOD host/path [options]\"");
+          goto out;
+        }
+      for (size_t i = 0; i < caps->u.object.len; i++)
+        {
+          yajl_val v = caps->u.object.values[i];
+          struct capability_rule r;
+          if (!YAJL_IS_STRING (v))
+            {
+              cr_error (err, 0, "config: `capabilities.%s` must be a string", caps->u.object.keys[i]);
+              goto out;
+            }
+          if (capability_rule_parse (caps->u.object.keys[i], YAJL_GET_STRING (v), &r, err) < 0)
+            goto out;
+          capability_rule_free (&r);
+          strv_push (&s.names, &s.n, caps->u.object.keys[i]);
+          s.n--;
+          strv_push (&s.values, &s.n, YAJL_GET_STRING (v));
+        }
+    }
+  long long t;
+  bool present;
+  if (get_str (root, "state_dir", &s.state_dir, err) < 0 || get_str (root, "agent", &s.agent, err) < 0
+      || get_str (root, "agent_state_dir", &s.agent_state_dir, err) < 0
+      || get_str (root, "killswitch_dir", &s.killswitch_dir, err) < 0
+      || get_int (root, "confirm_timeout_s", 1, 86400, &t, &present, err) < 0)
+    goto out;
+  if (present)
+    s.confirm_timeout_s = t;
+  if (s.n > 0 && s.state_dir == NULL)
+    {
+      cr_error (err, 0, "config: `capabilities` need a `state_dir` for their counters");
+      goto out;
+    }
+  broker_settings_set (&s);
+  ret = 0;
+out:
+  broker_settings_free (&s);
+  return ret;
+}
+
 int
 config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
 {
@@ -242,7 +300,9 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
     }
   static const char *known[] = { "capsule_id", "listen", "listen_fd", "transparent", "transparent_fd", "dns", "dns_fd",
                                  "dns_tcp_fd", "rules", "operator_rules", "dns_pins", "tls_pins", "credentials",
-                                 "audit", "limits", "upstream_mark", "secrets_dir", "ca_out", "upstream_ca", NULL };
+                                 "audit", "limits", "upstream_mark", "secrets_dir", "ca_out", "upstream_ca",
+                                 "capabilities", "state_dir", "agent", "agent_state_dir", "killswitch_dir",
+                                 "confirm_timeout_s", "gateway", NULL };
   for (size_t i = 0; i < root->u.object.len; i++)
     {
       const char *k = root->u.object.keys[i];
@@ -259,7 +319,8 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
       || get_str (root, "transparent", &c->transparent, err) < 0 || get_str (root, "dns", &c->dns, err) < 0
       || get_str (root, "audit", &c->audit_path, err) < 0 || get_str (root, "secrets_dir", &c->secrets_dir, err) < 0
       || get_str (root, "ca_out", &c->ca_out, err) < 0 || get_str (root, "upstream_ca", &c->upstream_ca, err) < 0 || get_strv (root, "rules", &c->annot_rules, &c->n_annot, err) < 0
-      || get_strv (root, "operator_rules", &c->rules, &c->n_rules, err) < 0)
+      || get_strv (root, "operator_rules", &c->rules, &c->n_rules, err) < 0
+      || get_str (root, "gateway", &c->gateway, err) < 0)
     goto out;
   struct
   {
@@ -405,6 +466,8 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
           config_add_cred (c, YAJL_GET_STRING (r), f ? YAJL_GET_STRING (f) : NULL);
         }
     }
+  if (config_load_broker (root, err) < 0)
+    goto out;
   ret = 0;
 out:
   yajl_tree_free (root);

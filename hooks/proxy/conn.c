@@ -7,6 +7,7 @@
  * the other side has room.  Sockets are edge-triggered; readiness flags
  * remember what may be tried without a syscall returning EAGAIN. */
 #include "proxy.h"
+#include "broker.h"
 #include "http_parse.h"
 #include "mitm.h"
 #include "tls_sni.h"
@@ -29,7 +30,10 @@
 #include <unistd.h>
 
 #define BUF_SZ (HTTP_MAX_HEAD + 1024)
-#define PIPE_SZ (256 * 1024)
+/* Tunnel pipes: as large as the host allows, up to 1 MiB.  A bigger pipe
+ * means fewer splice calls and wakeups per byte on bulk transfers. */
+#define PIPE_SZ_MAX (1024 * 1024)
+#define PIPE_SZ_MIN (64 * 1024)
 
 struct buf
 {
@@ -153,6 +157,7 @@ enum cstate
   ST_DRAIN,      /* sending a final response, then close */
   ST_TLS_ACCEPT, /* intercepted CONNECT: 200 sent, TLS handshake with the client */
   ST_TLS_CONNECT,/* intercepted: TLS handshake with the upstream */
+  ST_GW_CONNECT, /* egress gateway: our CONNECT sent, waiting for its 2xx */
 };
 
 struct conn
@@ -168,6 +173,9 @@ struct conn
   struct buf cin, uin, uout, cout;
   /* readiness (edge-triggered) */
   bool c_rd, c_wr, u_rd, u_wr, c_eof, u_eof;
+  bool c_hup, u_hup; /* peer shut down: read to EOF, a short read proves nothing */
+  bool resolving;    /* waiting for the resolver worker (conn_resolved) */
+  bool peeked;       /* cin mirrors unconsumed socket bytes (transparent, MSG_PEEK) */
   /* current exchange */
   struct http_body reqb, respb;
   size_t req_pending, resp_pending; /* scanned body bytes at the head of cin/uin */
@@ -181,6 +189,7 @@ struct conn
   char *rule;
   char *secret;      /* injected credential of this exchange (redacted from the response) */
   char *cred_header;
+  bool broker_held, broker_approved; /* brokered capability (broker.c) */
   uint64_t up_bytes, down_bytes, t0_ms;
   /* upstream */
   char up_key[EGRESS_HOST_MAX + 8];
@@ -196,7 +205,7 @@ struct conn
   int tport;
   /* splice pipes: [0] client->upstream, [1] upstream->client */
   int pipe_r[2], pipe_w[2];
-  size_t pipe_fill[2];
+  size_t pipe_fill[2], pipe_cap[2];
   /* timers */
   uint64_t last_ms, head_start_ms;
 };
@@ -326,7 +335,7 @@ close_upstream (struct conn *c)
       c->ufd = -1;
     }
   c->up_key[0] = '\0';
-  c->u_rd = c->u_wr = c->u_eof = false;
+  c->u_rd = c->u_wr = c->u_eof = c->u_hup = false;
   buf_free (&c->uin);
 }
 
@@ -362,6 +371,7 @@ conn_free (struct conn *c)
   drop_secret (c);
   c->path = c->rule = NULL;
   c->addrs = NULL;
+  broker_forget (c);
   c->dead = true;
   c->next = px->dead;
   c->prev = NULL;
@@ -507,7 +517,7 @@ dial_next (struct conn *c)
         }
       c->ufd = fd;
       c->u_rd = c->u_wr = false;
-      c->u_eof = false;
+      c->u_eof = c->u_hup = false;
       c->st = ST_CONNECTING;
       return 0;
     }
@@ -519,6 +529,17 @@ dial_next (struct conn *c)
 static int
 pick_addresses (struct conn *c, const struct egress_rule *rule, const char **why)
 {
+  if (c->px->gateway)
+    {
+      /* Everything leaves through the paired gateway, which resolves the
+       * name itself; the proxy dials nothing else (an IP-literal host can
+       * only have matched an IP-literal rule, which is honoured anyway). */
+      if (c->addrs == NULL)
+        c->addrs = xmalloc0 (sizeof *c->addrs);
+      *c->addrs = *c->px->gateway;
+      c->addr_i = 0;
+      return 0;
+    }
   struct resolve_addrs all;
   if (resolver_get (c->px->resolver, c->host, c->hkind, &all) < 0 || all.n == 0)
     {
@@ -542,6 +563,22 @@ pick_addresses (struct conn *c, const struct egress_rule *rule, const char **why
   return 0;
 }
 
+/* Largest pipe an unprivileged process may ask for (read once). */
+static size_t
+tunnel_pipe_size (void)
+{
+  static size_t sz;
+  if (sz == 0)
+    {
+      sz = PIPE_SZ_MAX;
+      cleanup_fclose FILE *f = fopen ("/proc/sys/fs/pipe-max-size", "re");
+      unsigned long v;
+      if (f && fscanf (f, "%lu", &v) == 1 && v < sz)
+        sz = v < PIPE_SZ_MIN ? PIPE_SZ_MIN : v;
+    }
+  return sz;
+}
+
 static void
 start_tunnel (struct conn *c)
 {
@@ -551,7 +588,10 @@ start_tunnel (struct conn *c)
       int p[2];
       if (pipe2 (p, O_NONBLOCK | O_CLOEXEC) == 0)
         {
-          fcntl (p[1], F_SETPIPE_SZ, PIPE_SZ);
+          int got = fcntl (p[1], F_SETPIPE_SZ, (int) tunnel_pipe_size ());
+          if (got < 0)
+            got = fcntl (p[1], F_GETPIPE_SZ);
+          c->pipe_cap[i] = got > 0 ? (size_t) got : 65536;
           c->pipe_r[i] = p[0];
           c->pipe_w[i] = p[1];
         }
@@ -564,10 +604,24 @@ decide_tunnel (struct conn *c, bool send_200)
 {
   const struct egress_rule *rule = policy_lookup (c->px->policy, NULL, c->host, c->hkind, c->port, NULL);
   const char *why = NULL;
-  if (rule == NULL && send_200 && c->px->mitm && policy_host_rule (c->px->policy, c->host, c->hkind))
+  if (rule == NULL && (send_200 || c->peeked) && c->px->mitm
+      && (policy_host_rule (c->px->policy, c->host, c->hkind) || broker_host_rule (c->host, c->hkind)))
     {
       /* Rules for this host restrict method/path: terminate TLS and check
-       * every request inside instead of tunnelling blind. */
+       * every request inside instead of tunnelling blind.  On the
+       * transparent port the ClientHello is still in the socket (peeked)
+       * for the TLS server side to read; the original destination must be
+       * an address of the SNI host. */
+      if (c->transparent)
+        {
+          if (!resolver_has_addr (c->px->resolver, c->host, c->hkind, (struct sockaddr *) &c->orig_dst))
+            {
+              deny (c, 0, "", "original destination is not an address of the named host");
+              return;
+            }
+          buf_free (&c->cin);
+          c->peeked = false;
+        }
       c->rule = xstrdup ("(intercepted: each request is decided)");
       struct paudit_req r;
       req_audit (c, &r, "allow", "TLS intercepted");
@@ -588,7 +642,8 @@ decide_tunnel (struct conn *c, bool send_200)
       snprintf (c->thost, sizeof c->thost, "%s", c->host);
       c->tkind = c->hkind;
       c->tport = c->port;
-      buf_append (&c->cout, "HTTP/1.1 200 Connection established\r\nVia: 1.1 capsule-proxy\r\n\r\n", 63);
+      if (send_200)
+        buf_append (&c->cout, "HTTP/1.1 200 Connection established\r\nVia: 1.1 capsule-proxy\r\n\r\n", 63);
       c->st = ST_TLS_ACCEPT;
       return;
     }
@@ -628,6 +683,36 @@ decide_tunnel (struct conn *c, bool send_200)
     }
 }
 
+/* A name that some rule names and whose addresses are not known yet: the
+ * resolver worker looks it up while the loop serves others; the request is
+ * parsed and decided again once the answer is in (conn_resolved).  Only
+ * names a rule names are ever looked up (no DNS exfiltration). */
+static bool
+await_resolution (struct conn *c)
+{
+  if (c->hkind != EGRESS_HOST_NAME || c->px->gateway
+      || !(policy_host_rule (c->px->policy, c->host, c->hkind) || broker_host_rule (c->host, c->hkind)))
+    return false;
+  if (resolver_kick (c->px->resolver, c->host, c->hkind) == 0)
+    return false;
+  c->resolving = true;
+  return true;
+}
+
+void
+conn_resolved (struct proxy *px)
+{
+  for (struct conn *c = px->conns, *n; c; c = n)
+    {
+      n = c->next;
+      if (c->resolving && !c->dead)
+        {
+          c->resolving = false;
+          pump (c);
+        }
+    }
+}
+
 /* Parse and decide the request head at the start of cin.  Returns false if
  * more bytes are needed. */
 static bool
@@ -636,6 +721,8 @@ handle_head (struct conn *c)
   struct http_message m;
   const char *why = NULL;
   size_t len = buf_len (&c->cin);
+  if (c->broker_held)
+    return false; /* waiting for an operator's approval */
   int hl = http_parse_request (c->cin.d + c->cin.s, len, &m, &why);
   if (hl == 0)
     return false;
@@ -714,6 +801,9 @@ handle_head (struct conn *c)
         }
     }
 
+  if (await_resolution (c))
+    return false;
+
   if (m.form == HTTP_TARGET_AUTHORITY)
     {
       if (c->transparent || m.content_length > 0 || m.chunked)
@@ -743,7 +833,26 @@ handle_head (struct conn *c)
   free (c->path);
   c->path = xstrdup (npath);
 
-  const struct egress_rule *rule = policy_lookup (c->px->policy, c->method, c->host, c->hkind, c->port, c->path);
+  /* Brokered capability: allowed as the capability, refused, or held. */
+  const struct egress_rule *rule = NULL;
+  struct broker_verdict bv = { 0 };
+  {
+    struct broker_request br = { .method = c->method, .host = c->host, .hkind = c->hkind, .port = c->port,
+                                 .path = c->path, .body = head + hl, .body_len = len - hl,
+                                 .content_length = m.content_length, .chunked = m.chunked,
+                                 .body_room = BUF_SZ - hl, .approved = c->broker_approved };
+    c->broker_approved = false;
+    switch (broker_decide (c->px, c, &br, &bv))
+      {
+      case BROKER_MORE: return false;
+      case BROKER_HOLD: c->broker_held = true; return false;
+      case BROKER_DENY: deny (c, bv.status, bv.phrase, bv.reason); return true;
+      case BROKER_ALLOW: rule = bv.rule; break;
+      case BROKER_PASS: break;
+      }
+  }
+  if (rule == NULL)
+    rule = policy_lookup (c->px->policy, c->method, c->host, c->hkind, c->port, c->path);
   if (rule == NULL)
     {
       deny (c, 403, "Forbidden", "no rule allows this method, host, port and path");
@@ -761,12 +870,25 @@ handle_head (struct conn *c)
       deny (c, 403, "Forbidden", "original destination is not an address of the named host");
       return true;
     }
+  if (broker_commit (&bv) < 0) /* a capability's use is counted only now */
+    {
+      deny (c, bv.status, bv.phrase, bv.reason);
+      return true;
+    }
 
   /* Build the upstream request head. */
   buf_free (&c->uout);
   bool ok = buf_ensure (&c->uout);
-  ok = ok && buf_append (&c->uout, m.method, m.method_len) && buf_append (&c->uout, " ", 1)
-       && buf_append (&c->uout, c->path, strlen (c->path));
+  ok = ok && buf_append (&c->uout, m.method, m.method_len) && buf_append (&c->uout, " ", 1);
+  if (c->px->gateway && !c->intercept)
+    {
+      /* the gateway is an HTTP proxy: absolute-form, always with the port */
+      char abs[EGRESS_HOST_MAX + 24];
+      bool v6h = c->hkind == EGRESS_HOST_IPV6;
+      int an = snprintf (abs, sizeof abs, "http://%s%s%s:%d", v6h ? "[" : "", c->host, v6h ? "]" : "", c->port);
+      ok = ok && an > 0 && (size_t) an < sizeof abs && buf_append (&c->uout, abs, an);
+    }
+  ok = ok && buf_append (&c->uout, c->path, strlen (c->path));
   if (q)
     ok = ok && buf_append (&c->uout, q, origin + origin_len - q);
   ok = ok && buf_append (&c->uout, " HTTP/1.1\r\n", 11);
@@ -879,7 +1001,21 @@ handle_transparent_first (struct conn *c)
       deny (c, 0, "", "ClientHello without a valid SNI host name");
       return true;
     }
+  if (await_resolution (c))
+    return false;
   decide_tunnel (c, false);
+  if (c->peeked)
+    {
+      /* tunnelled blind (or denied): the peeked bytes are taken off the
+       * socket now; cin forwards them first */
+      c->peeked = false;
+      if (read (c->cfd, c->cin.d + c->cin.s, buf_len (&c->cin)) != (ssize_t) buf_len (&c->cin))
+        {
+          buf_free (&c->cout);
+          close_upstream (c);
+          c->st = ST_DRAIN; /* cannot happen (the bytes were there): close */
+        }
+    }
   return true;
 }
 
@@ -938,9 +1074,12 @@ handle_response_head (struct conn *c)
   return hl;
 }
 
-/* I/O helpers: return bytes moved, 0 if nothing (EAGAIN/EOF noted), -1 error. */
+/* I/O helpers: return bytes moved, 0 if nothing (EAGAIN/EOF noted), -1 error.
+ * With edge-triggered epoll a short read means the socket was drained (any
+ * later arrival raises a new edge), so the next read would only return
+ * EAGAIN: skip it, unless the peer hung up (then the EOF must be read). */
 static ssize_t
-do_read_ssl (int fd, SSL *ssl, struct buf *b, bool *ready, bool *eof)
+do_read_ssl (int fd, SSL *ssl, struct buf *b, bool *ready, bool *eof, bool hup)
 {
   if (!*ready || *eof || !buf_ensure (b))
     return 0;
@@ -961,6 +1100,8 @@ do_read_ssl (int fd, SSL *ssl, struct buf *b, bool *ready, bool *eof)
   if (r > 0)
     {
       b->e += r;
+      if ((size_t) r < room && !hup)
+        *ready = false;
       return r;
     }
   if (r == 0)
@@ -985,7 +1126,11 @@ do_write (int fd, const char *p, size_t n, bool *ready)
     return 0;
   ssize_t w = send (fd, p, n, MSG_NOSIGNAL);
   if (w >= 0)
-    return w;
+    {
+      if ((size_t) w < n)
+        *ready = false; /* send buffer full: EPOLLOUT will say when */
+      return w;
+    }
   if (errno == EAGAIN || errno == EWOULDBLOCK)
     {
       *ready = false;
@@ -999,7 +1144,7 @@ do_write (int fd, const char *p, size_t n, bool *ready)
 static ssize_t
 do_read (int fd, struct buf *b, bool *ready, bool *eof)
 {
-  return do_read_ssl (fd, NULL, b, ready, eof);
+  return do_read_ssl (fd, NULL, b, ready, eof, true);
 }
 
 /* Flush a generated buffer to fd. */
@@ -1081,6 +1226,8 @@ write2_ssl (int fd, SSL *ssl, struct buf *a, const char *b, size_t bl, bool *rea
     }
   if (w > 0)
     *progress = true;
+  if ((size_t) w < al + bl)
+    *ready = false; /* send buffer full: EPOLLOUT will say when */
   size_t wa = (size_t) w < al ? (size_t) w : al;
   if (wa)
     buf_consume (a, wa);
@@ -1128,9 +1275,10 @@ tunnel_dir (struct conn *c, int dir, bool *progress)
         *progress = true;
       return 0;
     }
-  if (c->pipe_fill[dir] < PIPE_SZ && *src_rd && !*src_eof)
+  if (c->pipe_fill[dir] < c->pipe_cap[dir] && *src_rd && !*src_eof)
     {
-      ssize_t r = splice (src, NULL, c->pipe_w[dir], NULL, PIPE_SZ - c->pipe_fill[dir], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t r = splice (src, NULL, c->pipe_w[dir], NULL, c->pipe_cap[dir] - c->pipe_fill[dir],
+                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (r > 0)
         {
           c->pipe_fill[dir] += r;
@@ -1166,6 +1314,86 @@ tunnel_dir (struct conn *c, int dir, bool *progress)
   return 0;
 }
 
+/* The upstream socket is connected (and, through a gateway, tunnelled):
+ * start TLS, the tunnel, or the exchange. */
+static int
+upstream_ready (struct conn *c)
+{
+  if (c->intercept && !c->tunnel_after_connect)
+    {
+      c->ussl = mitm_client (c->px->mitm, c->host, c->hkind != EGRESS_HOST_NAME, c->ufd);
+      if (c->ussl == NULL)
+        return -1;
+      c->st = ST_TLS_CONNECT;
+      return 0;
+    }
+  if (c->tunnel_after_connect)
+    start_tunnel (c);
+  else
+    c->st = ST_FORWARD;
+  return 0;
+}
+
+/* Ask the gateway for a tunnel to host:port (a fresh socket: the few bytes
+ * fit its empty send buffer at once). */
+static int
+gateway_send_connect (struct conn *c)
+{
+  char req[2 * EGRESS_HOST_MAX + 96];
+  bool v6 = c->hkind == EGRESS_HOST_IPV6;
+  int n = snprintf (req, sizeof req, "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n\r\n", v6 ? "[" : "", c->host,
+                    v6 ? "]" : "", c->port, v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
+  if (n < 0 || (size_t) n >= sizeof req)
+    return -1;
+  ssize_t w = send (c->ufd, req, n, MSG_NOSIGNAL);
+  return w == n ? 0 : -1;
+}
+
+static void
+gateway_failed (struct conn *c, const char *why)
+{
+  if (c->in_exchange)
+    {
+      c->status = 502;
+      exchange_done (c);
+    }
+  respond_error (c, 502, "Bad Gateway", why);
+}
+
+/* Transparent port with interception on, first bytes: peek instead of
+ * read, so that a ClientHello to be intercepted is still in the socket for
+ * the TLS server side.  Every peek sees the bytes from the start; only new
+ * bytes count as progress, and a peek cannot drain the socket, so the next
+ * try waits for a new edge.  Anything that is not TLS is consumed at once
+ * and handled as before. */
+static ssize_t
+peek_first (struct conn *c)
+{
+  if (!c->c_rd || c->c_eof || !buf_ensure (&c->cin))
+    return 0;
+  size_t had = buf_len (&c->cin);
+  c->c_rd = false;
+  ssize_t r = recv (c->cfd, c->cin.d, BUF_SZ, MSG_PEEK);
+  if (r == 0)
+    {
+      c->c_eof = true;
+      return 0;
+    }
+  if (r < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  c->cin.s = 0;
+  c->cin.e = r;
+  c->peeked = true;
+  if ((unsigned char) c->cin.d[0] != 0x16)
+    {
+      c->peeked = false;
+      if (read (c->cfd, c->cin.d, r) != r)
+        return -1;
+      c->c_rd = true; /* consumed: reads work as usual from here */
+    }
+  return (size_t) r > had ? (ssize_t) ((size_t) r - had) : 0;
+}
+
 /* Returns -1 when the connection must be closed now. */
 static int
 step (struct conn *c, bool *progress)
@@ -1175,7 +1403,10 @@ step (struct conn *c, bool *progress)
     case ST_HEAD:
       {
         bool was_empty = buf_len (&c->cin) == 0;
-        ssize_t r = do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof);
+        bool first = c->transparent && !c->intercept && c->up_key[0] == '\0' && c->ufd < 0;
+        ssize_t r = first && c->px->mitm && (was_empty || c->peeked)
+                        ? peek_first (c)
+                        : do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof, c->c_hup);
         if (r < 0)
           return -1;
         if (r > 0)
@@ -1187,11 +1418,10 @@ step (struct conn *c, bool *progress)
             buf_trim (&c->cin);
             return c->c_eof ? -1 : 0;
           }
-        bool decided = c->transparent && c->up_key[0] == '\0' && c->ufd < 0 ? handle_transparent_first (c)
-                                                                            : handle_head (c);
+        bool decided = first ? handle_transparent_first (c) : handle_head (c);
         if (decided)
           *progress = true;
-        else if (c->c_eof)
+        else if (c->c_eof && !c->broker_held) /* a held request may be half-closed */
           return -1;
         return 0;
       }
@@ -1222,26 +1452,41 @@ step (struct conn *c, bool *progress)
         *progress = true;
         free (c->addrs);
         c->addrs = NULL;
-        if (c->intercept && !c->tunnel_after_connect)
+        if (c->px->gateway && (c->tunnel_after_connect || c->intercept))
           {
-            c->ussl = mitm_client (c->px->mitm, c->host, c->hkind != EGRESS_HOST_NAME, c->ufd);
-            if (c->ussl == NULL)
-              return -1;
-            c->st = ST_TLS_CONNECT;
+            if (gateway_send_connect (c) < 0)
+              gateway_failed (c, "cannot send CONNECT to the egress gateway");
+            else
+              c->st = ST_GW_CONNECT;
             return 0;
           }
-        if (c->tunnel_after_connect)
-          start_tunnel (c);
-        else
-          c->st = ST_FORWARD;
-        return 0;
+        return upstream_ready (c);
+      }
+    case ST_GW_CONNECT:
+      {
+        ssize_t r = do_read_ssl (c->ufd, NULL, &c->uin, &c->u_rd, &c->u_eof, c->u_hup);
+        if (r > 0)
+          *progress = true;
+        struct http_message m;
+        const char *why = NULL;
+        int hl = r < 0 || buf_len (&c->uin) == 0 ? 0 : http_parse_response (c->uin.d + c->uin.s, buf_len (&c->uin), &m, &why);
+        if (hl == 0 && r >= 0 && !c->u_eof)
+          return 0;
+        *progress = true;
+        if (hl <= 0 || m.status < 200 || m.status > 299)
+          {
+            gateway_failed (c, "the egress gateway refused the tunnel");
+            return 0;
+          }
+        buf_consume (&c->uin, hl);
+        return upstream_ready (c);
       }
     case ST_FORWARD:
       {
         /* client -> upstream: generated head and request body in one writev */
         if (!c->reqb.done || c->req_pending)
           {
-            ssize_t r = c->reqb.done ? 0 : do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof);
+            ssize_t r = c->reqb.done ? 0 : do_read_ssl (c->cfd, c->cssl, &c->cin, &c->c_rd, &c->c_eof, c->c_hup);
             if (r < 0)
               return -1;
             if (r > 0)
@@ -1271,7 +1516,7 @@ step (struct conn *c, bool *progress)
 
         /* upstream -> client: response head(s) and body in one writev */
         {
-          ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read_ssl (c->ufd, c->ussl, &c->uin, &c->u_rd, &c->u_eof);
+          ssize_t r = (c->resp_head_done && c->respb.done) ? 0 : do_read_ssl (c->ufd, c->ussl, &c->uin, &c->u_rd, &c->u_eof, c->u_hup);
           if (r < 0)
             {
               c->u_eof = true;
@@ -1492,6 +1737,8 @@ conn_event (struct proxy *px, struct ev *ev, uint32_t events)
   bool up = ev->kind == EV_UPSTREAM;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
     *(up ? &c->u_rd : &c->c_rd) = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    *(up ? &c->u_hup : &c->c_hup) = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
     *(up ? &c->u_wr : &c->c_wr) = true;
   pump (c);
@@ -1505,6 +1752,11 @@ conn_timers (struct proxy *px)
   for (struct conn *c = px->conns, *n; c; c = n)
     {
       n = c->next;
+      if (c->broker_held)
+        {
+          busy = true; /* the broker times it out */
+          continue;
+        }
       if (c->st == ST_HEAD && buf_len (&c->cin) > 0 && now - c->head_start_ms > (uint64_t) px->cfg->header_timeout_ms)
         {
           snprintf (c->method, sizeof c->method, "-");
@@ -1535,6 +1787,18 @@ conn_timers (struct proxy *px)
   /* nothing busy: the pool's pages are not needed either */
   if (!busy)
     conn_release_pool ();
+}
+
+/* broker.c: the held request of c was decided. */
+void
+conn_broker_resume (struct conn *c, bool approved, int status, const char *reason)
+{
+  c->broker_held = false;
+  c->broker_approved = approved;
+  c->last_ms = c->head_start_ms = c->px->now_ms;
+  if (!approved)
+    deny (c, status, status == 429 ? "Too Many Requests" : "Forbidden", reason);
+  pump (c);
 }
 
 void

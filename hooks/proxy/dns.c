@@ -1,6 +1,7 @@
 /* DNS stub for the capsule (UDP and TCP): A/AAAA answers only for names a
  * rule allows, from the proxy's pinned/resolved addresses; NXDOMAIN (and an
  * audit line) for everything else.  Nothing is ever forwarded upstream. */
+#include "broker.h"
 #include "dns_msg.h"
 #include "proxy.h"
 #include "util.h"
@@ -14,6 +15,10 @@
 
 #define DNS_TTL 60
 #define DNS_TCP_IDLE_MS 10000
+/* answer(): the name's addresses are being looked up (resolver worker) */
+#define DNS_PENDING (-2)
+/* UDP queries held while their name resolves (beyond: dropped, the client retries) */
+#define DNS_HELD_MAX 64
 
 struct dns_tcp
 {
@@ -23,7 +28,18 @@ struct dns_tcp
   uint8_t buf[2 + 512];
   size_t len;
   uint64_t last_ms;
+  bool waiting; /* the query at the head of buf waits for the resolver */
 };
+
+struct dns_held
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  size_t len;
+  uint8_t q[512];
+};
+static struct dns_held *held[DNS_HELD_MAX];
+static int n_held;
 
 static const char *
 qtype_name (unsigned t, char *tmp, size_t n)
@@ -74,12 +90,19 @@ answer (struct proxy *px, const char *client, const uint8_t *qbuf, size_t qlen, 
   const struct egress_rule *rule = NULL;
   if (q.qclass == 1 && egress_host_normalize (q.name, strlen (q.name), host, sizeof host, &kind) == 0
       && kind == EGRESS_HOST_NAME)
-    rule = policy_host_rule (px->policy, host, kind);
+    {
+      rule = policy_host_rule (px->policy, host, kind);
+      /* A name only a brokered capability names resolves too: its requests are allowed as that capability. */
+      if (rule == NULL)
+        rule = broker_host_rule (host, kind);
+    }
   if (rule == NULL)
     {
       audit_dns (px, client, &q, "deny", NULL, "no rule names this host", 0);
       return dns_build_response (qbuf, &q, DNS_RCODE_NXDOMAIN, NULL, 0, 0, out, cap);
     }
+  if (resolver_kick (px->resolver, host, kind) == 1)
+    return DNS_PENDING;
   struct resolve_addrs all, ok = { 0 };
   if (resolver_get (px->resolver, host, kind, &all) == 0)
     for (int i = 0; i < all.n; i++)
@@ -109,6 +132,46 @@ dns_udp_event (struct proxy *px)
       int rl = answer (px, client, in, n, out, 512);
       if (rl > 0)
         sendto (px->dns_fd, out, rl, MSG_DONTWAIT, (struct sockaddr *) &ss, sl);
+      else if (rl == DNS_PENDING && n_held < DNS_HELD_MAX && (size_t) n <= sizeof held[0]->q)
+        {
+          struct dns_held *h = xmalloc0 (sizeof *h);
+          h->ss = ss, h->sl = sl, h->len = n;
+          memcpy (h->q, in, n);
+          held[n_held++] = h;
+        }
+    }
+}
+
+static int tcp_process (struct proxy *px, struct dns_tcp *t);
+
+void
+dns_resolved (struct proxy *px)
+{
+  for (int i = 0; i < n_held;)
+    {
+      struct dns_held *h = held[i];
+      uint8_t out[1500];
+      char client[64];
+      resolve_addr_text ((struct sockaddr *) &h->ss, client, sizeof client);
+      int rl = answer (px, client, h->q, h->len, out, 512);
+      if (rl == DNS_PENDING)
+        {
+          i++;
+          continue;
+        }
+      if (rl > 0 && px->dns_fd >= 0)
+        sendto (px->dns_fd, out, rl, MSG_DONTWAIT, (struct sockaddr *) &h->ss, h->sl);
+      free (h);
+      held[i] = held[--n_held];
+    }
+  for (struct dns_tcp *t = px->dns_conns, *n; t; t = n)
+    {
+      n = t->next;
+      if (t->waiting)
+        {
+          t->waiting = false;
+          tcp_process (px, t);
+        }
     }
 }
 
@@ -152,6 +215,49 @@ dns_tcp_accept (struct proxy *px)
     }
 }
 
+/* Answer the complete queries in t->buf, in order; stops at one whose name
+ * is being resolved (dns_resolved resumes it).  -1: t was freed. */
+static int
+tcp_process (struct proxy *px, struct dns_tcp *t)
+{
+  while (t->len >= 2 && !t->waiting)
+    {
+      size_t ml = (t->buf[0] << 8) | t->buf[1];
+      if (ml > sizeof t->buf - 2)
+        {
+          tcp_free (px, t);
+          return -1;
+        }
+      if (t->len < 2 + ml)
+        break;
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      char client[64] = "tcp";
+      if (getpeername (t->fd, (struct sockaddr *) &ss, &sl) == 0)
+        resolve_addr_text ((struct sockaddr *) &ss, client, sizeof client);
+      uint8_t out[2 + 1500];
+      int rl = answer (px, client, t->buf + 2, ml, out + 2, sizeof out - 2);
+      if (rl == DNS_PENDING)
+        {
+          t->waiting = true;
+          break;
+        }
+      if (rl > 0)
+        {
+          out[0] = rl >> 8;
+          out[1] = rl & 0xff;
+          if (send (t->fd, out, rl + 2, MSG_NOSIGNAL | MSG_DONTWAIT) != rl + 2)
+            {
+              tcp_free (px, t);
+              return -1;
+            }
+        }
+      memmove (t->buf, t->buf + 2 + ml, t->len - 2 - ml);
+      t->len -= 2 + ml;
+    }
+  return 0;
+}
+
 void
 dns_tcp_event (struct proxy *px, struct ev *ev, uint32_t events)
 {
@@ -159,6 +265,8 @@ dns_tcp_event (struct proxy *px, struct ev *ev, uint32_t events)
   (void) events;
   for (;;)
     {
+      if (t->len == sizeof t->buf)
+        return; /* full while a query waits for the resolver: read more later */
       ssize_t n = read (t->fd, t->buf + t->len, sizeof t->buf - t->len);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         {
@@ -169,36 +277,8 @@ dns_tcp_event (struct proxy *px, struct ev *ev, uint32_t events)
         break;
       t->len += n;
       t->last_ms = px->now_ms;
-      while (t->len >= 2)
-        {
-          size_t ml = (t->buf[0] << 8) | t->buf[1];
-          if (ml > sizeof t->buf - 2)
-            {
-              tcp_free (px, t);
-              return;
-            }
-          if (t->len < 2 + ml)
-            break;
-          struct sockaddr_storage ss;
-          socklen_t sl = sizeof ss;
-          char client[64] = "tcp";
-          if (getpeername (t->fd, (struct sockaddr *) &ss, &sl) == 0)
-            resolve_addr_text ((struct sockaddr *) &ss, client, sizeof client);
-          uint8_t out[2 + 1500];
-          int rl = answer (px, client, t->buf + 2, ml, out + 2, sizeof out - 2);
-          if (rl > 0)
-            {
-              out[0] = rl >> 8;
-              out[1] = rl & 0xff;
-              if (send (t->fd, out, rl + 2, MSG_NOSIGNAL | MSG_DONTWAIT) != rl + 2)
-                {
-                  tcp_free (px, t);
-                  return;
-                }
-            }
-          memmove (t->buf, t->buf + 2 + ml, t->len - 2 - ml);
-          t->len -= 2 + ml;
-        }
+      if (tcp_process (px, t) < 0)
+        return;
     }
 }
 

@@ -4,6 +4,7 @@
  *                 --allow RULE [--allow RULE ...] --audit FILE [--config FILE]
  *                 [--listen-fd N] [--transparent-fd N] [--dns-fd N] [--dns-tcp-fd N]
  *                 [--capsule-id ID] [--upstream-mark N] [--max-conns N] [--check]
+ *                 [--gateway HOST:PORT]
  *   capsule-proxy audit-verify FILE [--head SEQ:HASH]
  */
 #include "proxy.h"
@@ -11,11 +12,14 @@
 
 #include "log.h"
 #include "mitm.h"
+#include "broker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +37,70 @@ proxy_now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The once-a-second fdatasync of the audit log runs on its own thread: on a
+ * busy disk it can take hundreds of milliseconds, and on the event loop
+ * that stall would land on every request in flight (the p99).  Lines are
+ * still written with write(2) on the loop before their decision takes
+ * effect; only the flush to disk is moved.  fdatasync on a second fd of the
+ * same file flushes the file. */
+struct syncer
+{
+  int fd;
+  atomic_int pending;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+};
+
+static void *
+syncer_main (void *arg)
+{
+  struct syncer *sy = arg;
+  pthread_mutex_lock (&sy->mu);
+  for (;;)
+    {
+      while (atomic_load (&sy->pending) == 0)
+        pthread_cond_wait (&sy->cv, &sy->mu);
+      atomic_store (&sy->pending, 0);
+      pthread_mutex_unlock (&sy->mu);
+      fdatasync (sy->fd);
+      pthread_mutex_lock (&sy->mu);
+    }
+  return NULL;
+}
+
+static struct syncer *
+syncer_start (const char *path)
+{
+  static struct syncer sy;
+  sy.fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (sy.fd < 0)
+    return NULL;
+  pthread_mutex_init (&sy.mu, NULL);
+  pthread_cond_init (&sy.cv, NULL);
+  pthread_attr_t at;
+  pthread_t t;
+  pthread_attr_init (&at);
+  pthread_attr_setdetachstate (&at, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize (&at, 64 * 1024);
+  int e = pthread_create (&t, &at, syncer_main, &sy);
+  pthread_attr_destroy (&at);
+  if (e != 0)
+    {
+      close (sy.fd);
+      return NULL;
+    }
+  return &sy;
+}
+
+static void
+syncer_kick (struct syncer *sy)
+{
+  pthread_mutex_lock (&sy->mu);
+  atomic_store (&sy->pending, 1);
+  pthread_cond_signal (&sy->cv);
+  pthread_mutex_unlock (&sy->mu);
 }
 
 static int
@@ -114,6 +182,7 @@ usage (FILE *f)
               "                     [--capsule-id ID] [--upstream-mark N] [--max-conns N] [--dns-pin HOST=IP[,IP]]\n"
               "                     [--credential NAME@RULE=Header --secrets-dir DIR]\n"
               "                     [--ca-out FILE [--upstream-ca FILE] [--tls-pin HOST=sha256/B64]]  (TLS interception)\n"
+              "                     [--gateway HOST:PORT]  (every allowed request leaves through this HTTP proxy)\n"
               "       capsule-proxy audit-verify FILE [--head SEQ:HASH]\n");
 }
 
@@ -197,7 +266,7 @@ main (int argc, char **argv)
   enum
   {
     O_LISTEN = 256, O_TRANSPARENT, O_DNS, O_ALLOW, O_AUDIT, O_CONFIG, O_CHECK, O_LFD, O_TFD, O_DFD, O_DTFD, O_ID,
-    O_MARK, O_MAXC, O_PIN, O_CRED, O_SECRETS, O_CAOUT, O_UPCA, O_TLSPIN, O_HELP
+    O_MARK, O_MAXC, O_PIN, O_CRED, O_SECRETS, O_CAOUT, O_UPCA, O_TLSPIN, O_HELP, O_GATEWAY
   };
   static const struct option opts[] = {
     { "listen", required_argument, NULL, O_LISTEN },       { "transparent", required_argument, NULL, O_TRANSPARENT },
@@ -211,10 +280,11 @@ main (int argc, char **argv)
     { "credential", required_argument, NULL, O_CRED },     { "secrets-dir", required_argument, NULL, O_SECRETS },
     { "tls-pin", required_argument, NULL, O_TLSPIN },
     { "ca-out", required_argument, NULL, O_CAOUT },        { "upstream-ca", required_argument, NULL, O_UPCA },
+    { "gateway", required_argument, NULL, O_GATEWAY },
     { NULL, 0, NULL, 0 }
   };
   /* flags that must win over the config file */
-  char *f_caout = NULL, *f_upca = NULL;
+  char *f_caout = NULL, *f_upca = NULL, *f_gateway = NULL;
   char *f_listen = NULL, *f_transparent = NULL, *f_dns = NULL, *f_audit = NULL, *f_id = NULL;
   int f_lfd = -1, f_tfd = -1, f_dfd = -1, f_dtfd = -1, f_maxc = 0;
   long long f_mark = -1;
@@ -241,6 +311,7 @@ main (int argc, char **argv)
           cfg.tls_pins[cfg.n_tls_pins++] = xstrdup (optarg);
           break;
         case O_UPCA: f_upca = optarg; break;
+        case O_GATEWAY: f_gateway = optarg; break;
         case O_CRED: config_add_cred (&cfg, optarg, NULL); break;
         case O_SECRETS: free (cfg.secrets_dir); cfg.secrets_dir = xstrdup (optarg); break;
         case O_CONFIG: cfg.config_path = xstrdup (optarg); break;
@@ -280,6 +351,7 @@ main (int argc, char **argv)
       cfg.audit_path = file.audit_path ? xstrdup (file.audit_path) : NULL;
       cfg.ca_out = file.ca_out ? xstrdup (file.ca_out) : NULL;
       cfg.upstream_ca = file.upstream_ca ? xstrdup (file.upstream_ca) : NULL;
+      cfg.gateway = file.gateway ? xstrdup (file.gateway) : NULL;
       cfg.listen_fd = file.listen_fd, cfg.transparent_fd = file.transparent_fd;
       cfg.dns_fd = file.dns_fd, cfg.dns_tcp_fd = file.dns_tcp_fd;
       cfg.max_conns = file.max_conns, cfg.idle_timeout_ms = file.idle_timeout_ms;
@@ -299,6 +371,7 @@ main (int argc, char **argv)
   OVERRIDE_STR (capsule_id, f_id);
   OVERRIDE_STR (ca_out, f_caout);
   OVERRIDE_STR (upstream_ca, f_upca);
+  OVERRIDE_STR (gateway, f_gateway);
   if (f_lfd >= 0)
     cfg.listen_fd = f_lfd;
   if (f_tfd >= 0)
@@ -321,6 +394,17 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "capsule-proxy: %s\n", err->msg);
       return 1;
+    }
+  /* The paired gateway: every allowed request leaves through it. */
+  struct resolve_addrs gw_addrs;
+  if (cfg.gateway && *cfg.gateway)
+    {
+      if (resolve_hostport (cfg.gateway, &gw_addrs, !cfg.check, &err) < 0)
+        {
+          fprintf (stderr, "capsule-proxy: %s\n", err->msg);
+          return 1;
+        }
+      px.gateway = &gw_addrs;
     }
   if (cfg.check)
     {
@@ -433,11 +517,25 @@ main (int argc, char **argv)
     ep_watch (&px, px.dns_fd, &px.dns_ev, EV_DNS_UDP);
   if (px.dns_tcp_fd >= 0)
     ep_watch (&px, px.dns_tcp_fd, &px.dns_tcp_ev, EV_DNS_TCP_LISTEN);
+  /* Names are looked up by a worker thread: the loop never waits on DNS. */
+  if (resolver_start_async (px.resolver, &err) < 0)
+    {
+      fprintf (stderr, "capsule-proxy: %s\n", err->msg);
+      return 1;
+    }
+  ep_watch (&px, resolver_event_fd (px.resolver), &px.resolver_ev, EV_RESOLVER);
+
+  if (broker_start (&px, &err) < 0)
+    {
+      fprintf (stderr, "capsule-proxy: %s\n", err->msg);
+      return 1;
+    }
 
   char detail[256];
   snprintf (detail, sizeof detail, "pid %d, %zu rules", (int) getpid (), policy_count (px.policy));
   paudit_event (&px, "proxy.start", detail);
   audit_sync (px.audit, NULL);
+  struct syncer *syncer = syncer_start (cfg.audit_path); /* NULL: sync on the loop */
   fprintf (stderr, "capsule-proxy: ready (%s)\n", detail);
 
   px.now_ms = proxy_now_ms ();
@@ -452,6 +550,8 @@ main (int argc, char **argv)
       for (int i = 0; i < n; i++)
         {
           struct ev *ev = evs[i].data.ptr;
+          if (broker_event (&px, ev))
+            continue;
           switch (ev->kind)
             {
             case EV_LISTEN: conn_accept (&px, px.listen_fd, false); break;
@@ -463,6 +563,13 @@ main (int argc, char **argv)
             case EV_UPSTREAM:
               conn_event (&px, ev, evs[i].events);
               break;
+            case EV_RESOLVER:
+              if (resolver_collect (px.resolver) > 0)
+                {
+                  conn_resolved (&px);
+                  dns_resolved (&px);
+                }
+              break;
             case EV_SIGNAL:
               {
                 struct signalfd_siginfo si;
@@ -472,19 +579,26 @@ main (int argc, char **argv)
                       {
                         struct policy *np = NULL;
                         struct resolver *nr = NULL;
-                        if (load_policy (&cfg, &np, &nr, &err) < 0)
+                        if (load_policy (&cfg, &np, &nr, &err) < 0 || resolver_start_async (nr, &err) < 0)
                           {
                             fprintf (stderr, "capsule-proxy: reload failed, keeping the old policy: %s\n", err->msg);
                             paudit_event (&px, "proxy.reload-failed", err->msg);
                             cr_error_release (&err);
+                            policy_free (np);
+                            resolver_free (nr);
                           }
                         else
                           {
                             /* connections copy what they need: swap at once */
                             policy_free (px.policy);
+                            epoll_ctl (px.epfd, EPOLL_CTL_DEL, resolver_event_fd (px.resolver), NULL);
                             resolver_free (px.resolver);
                             px.policy = np;
                             px.resolver = nr;
+                            ep_watch (&px, resolver_event_fd (nr), &px.resolver_ev, EV_RESOLVER);
+                            /* waiters of the old resolver ask the new one */
+                            conn_resolved (&px);
+                            dns_resolved (&px);
                             snprintf (detail, sizeof detail, "%zu rules", policy_count (np));
                             paudit_event (&px, "proxy.reload", detail);
                           }
@@ -504,7 +618,10 @@ main (int argc, char **argv)
           last_timer = px.now_ms;
           conn_timers (&px);
           dns_timers (&px);
-          audit_sync (px.audit, NULL);
+          if (syncer == NULL)
+            audit_sync (px.audit, NULL);
+          else
+            syncer_kick (syncer); /* a clean file costs the thread one cheap call */
           /* give buffers of finished exchanges back to the kernel, so
            * idle keep-alive connections cost (almost) nothing */
           malloc_trim (0);
@@ -512,6 +629,7 @@ main (int argc, char **argv)
     }
   conn_close_all (&px);
   conn_reap (&px);
+  broker_stop (&px);
   paudit_event (&px, "proxy.stop", "signal");
   audit_close (px.audit);
   mitm_free (px.mitm);

@@ -37,6 +37,7 @@ struct proxy_config
   uint32_t upstream_mark; /* SO_MARK on upstream sockets (nft lets them out) */
   char *ca_out;        /* enable TLS interception; write the per-run CA cert here */
   char *upstream_ca;   /* trust anchors for re-originated TLS (default: system store) */
+  char *gateway;       /* capsule/egress.gateway "host:port": every allowed request leaves through it */
   bool check;
 };
 
@@ -51,6 +52,7 @@ enum ev_kind
   EV_CLIENT,
   EV_UPSTREAM,
   EV_SIGNAL,
+  EV_RESOLVER, /* the resolver worker finished lookups */
 };
 
 struct ev
@@ -71,8 +73,9 @@ struct proxy
   struct resolver *resolver;
   struct audit_log *audit;
   struct mitm *mitm; /* TLS interception, NULL when off */
+  struct resolve_addrs *gateway; /* the paired gateway's addresses (port set), NULL: none */
   int listen_fd, transparent_fd, dns_fd, dns_tcp_fd;
-  struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev;
+  struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev, resolver_ev;
   struct conn *conns;
   size_t nconns;
   struct conn *dead; /* closed during this epoll batch, freed after it */
@@ -103,12 +106,16 @@ void conn_timers (struct proxy *px);
 void conn_close_all (struct proxy *px);
 void conn_reap (struct proxy *px);
 void conn_release_pool (void);
+/* Lookups finished: connections waiting for a name try again. */
+void conn_resolved (struct proxy *px);
 
 /* dns.c */
 void dns_udp_event (struct proxy *px);
 void dns_tcp_accept (struct proxy *px);
 void dns_tcp_event (struct proxy *px, struct ev *ev, uint32_t events);
 void dns_timers (struct proxy *px);
+/* Lookups finished: answer the UDP queries that waited for them. */
+void dns_resolved (struct proxy *px);
 
 /* paudit.c: audit records of the proxy */
 void paudit_event (struct proxy *px, const char *event, const char *detail);

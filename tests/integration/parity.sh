@@ -75,8 +75,24 @@ t_match "paused: the counter was running" '^[0-9]+$' "$a"
 t_eq "paused: the counter stopped" "$a" "$b"
 R exec "$id" true 2>"$T_TMP/err"; t_eq "exec into paused container refused (255)" 255 $?
 t_match "exec into paused: runc wording" "cannot exec in a paused container \\(use --ignore-paused" "$(cat "$T_TMP/err")"
+# --ignore-paused --detach: returns at once (the process is frozen the moment it
+# joins the cgroup) and runs on resume; a foreground one waits for the resume.
+timeout -s KILL 20 "$RUNTIME" --root "$ROOT" exec -d --ignore-paused --pid-file "$T_TMP/ip.pid" "$id" \
+  /bin/sh -c 'echo ran >/tmp/ignore-paused' >"$T_TMP/err" 2>&1
+t_eq "exec -d --ignore-paused into a paused container returns (no hang)" 0 $?
+ip=$(cat "$T_TMP/ip.pid" 2>/dev/null)
+t_match "exec -d --ignore-paused: pid file written" '^[1-9][0-9]*$' "$ip"
+t_match "exec -d --ignore-paused: the process is frozen, not run" '^State:.(D|T)' "$(grep ^State: /proc/$ip/status 2>&1)"
+t_eq "exec -d --ignore-paused: nothing ran while paused" "" "$(cat "$B/rootfs/tmp/ignore-paused" 2>/dev/null)"
+timeout -s KILL 20 "$RUNTIME" --root "$ROOT" exec --ignore-paused "$id" /bin/echo fg >"$T_TMP/fg" 2>&1 & fgpid=$!
+sleep 0.5
+t_eq "exec --ignore-paused (foreground) still waiting while paused" 0 "$(kill -0 $fgpid 2>/dev/null; echo $?)"
 R pause "$id" 2>"$T_TMP/err"; t_eq "pause of paused fails" 1 $?
 t_ok "resume" R resume "$id"
+wait $fgpid; t_eq "exec --ignore-paused (foreground): exit 0 after resume" 0 $?
+t_eq "exec --ignore-paused (foreground): output after resume" fg "$(cat "$T_TMP/fg")"
+for i in $(seq 50); do [ -s "$B/rootfs/tmp/ignore-paused" ] && break; sleep 0.1; done
+t_eq "exec -d --ignore-paused: the process ran on resume" ran "$(cat "$B/rootfs/tmp/ignore-paused" 2>/dev/null)"
 t_eq "state shows running" running "$(R state "$id" | jq -r .status)"
 a=$(cat "$B/rootfs/tmp/count"); sleep 0.5; b=$(cat "$B/rootfs/tmp/count")
 t_ok "resumed: the counter advances ($a -> $b)" test "$b" -gt "$a"

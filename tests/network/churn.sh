@@ -45,11 +45,11 @@ leftovers() {
   echo "cgroups=$(find /sys/fs/cgroup/pids$CG -mindepth 1 -type d -name "churn-$$-*" 2>/dev/null | wc -l)"
   echo "node=$(ls "$T_TMP/node" 2>/dev/null | wc -l)"
 }
-# capsule netns still alive (held by a process): they carry capsule0
+# capsule netns still alive (held by a process): they carry 192.0.0.8 on lo
 capsule_netns() {
   local pid n=0
   for pid in $(lsns -n -t net -o PID); do
-    nsenter -t "$pid" -n ip link show capsule0 >/dev/null 2>&1 && n=$((n + 1))
+    nsenter -t "$pid" -n ip -4 -o addr show dev lo 2>/dev/null | grep -q ' 192\.0\.0\.8/' && n=$((n + 1))
   done
   echo $n
 }

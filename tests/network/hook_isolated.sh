@@ -40,7 +40,9 @@ t_eq "isolated: proxy lives in the host netns" "$(readlink /proc/self/ns/net)" "
 t_match "proxy got the listening fds" "--listen-fd 3 --transparent-fd 4 --dns-fd 5 --dns-tcp-fd 6" "$(grep ARGS "$T_TMP/proxy.log")"
 t_ok "proxy is in its own cgroup" grep -q "$CG/$ID" /proc/$PX/cgroup
 t_ok "ruleset present in the capsule netns" nsenter -t $CPID -n nft list table inet capsule
-t_match "stand-in interface with default routes" "default dev capsule0" "$(nsenter -t $CPID -n ip route)"
+t_match "default route through lo" "default dev lo .*src 192.0.0.8" "$(nsenter -t $CPID -n ip route)"
+t_match "IPv6 default route through lo" "default dev lo" "$(nsenter -t $CPID -n ip -6 route)"
+t_eq "no device but lo" "lo" "$(nsenter -t $CPID -n ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1)"
 t_ok "supervisor did not inherit the hook's stdout" test "$(readlink /proc/$SUP/fd/1)" = /dev/null
 
 # allowed
@@ -61,6 +63,7 @@ t_fails "route change without CAP_NET_ADMIN" nsenter -t $CPID -n setpriv --bound
 nsenter -t $CPID -n sleep 600 &
 MPID=$!
 t_cleanup "kill -9 $MPID"
+wait_for 5 own_netns $MPID || t_fail "member did not enter the netns"
 oci_state $ID-m $MPID >"$T_TMP/mstate.json"
 t_ok "member setup" $HOOK setup --state-dir $T_TMP/member --proxy $T_TMP/stand-in-proxy --cgroup-parent $CG <"$T_TMP/mstate.json"
 t_eq "member role" "member" "$(cat "$T_TMP/member/net.role")"

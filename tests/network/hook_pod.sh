@@ -33,7 +33,7 @@ PX=$(pidfile_pid "$ST/proxy.pid")
 t_eq "proxy lives in the pod netns" "$(readlink /proc/$CPID/ns/net)" "$(readlink /proc/$PX/ns/net)"
 t_match "proxy marks its upstream sockets" "--upstream-mark $((MARK))" "$(grep ARGS "$T_TMP/proxy.log")"
 t_match "ruleset carries the mark" "meta mark $MARK accept" "$(ip netns exec "$C" nft list table inet capsule)"
-t_fails "no stand-in interface in the pod shape" ip netns exec "$C" ip link show capsule0
+t_fails "no isolated-shape address in the pod shape" sh -c "ip netns exec $C ip -4 -o addr show dev lo | grep -q 192.0.0.8"
 
 wl() { nsenter -t $CPID -n setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"; }
 t_eq "workload TCP goes to the proxy" "PROXY-TRANSPARENT" "$(wl $PY "$PROBE" tcp 10.231.0.2 8000 2>&1)"

@@ -13,6 +13,9 @@ t_need_cmd jq busybox
 command -v apparmor_parser >/dev/null || t_skip_all "apparmor_parser not packed (apt-get install apparmor on the host)"
 
 P=capsule-vm-test
+C=$("$RUNTIME" check)
+t_match "check lists apparmor among the active LSMs" "apparmor" "$(jq -r .lsm.active <<<"$C")"
+t_eq "check: apparmor active" true "$(jq -r .lsm.apparmor <<<"$C")"
 cat >"$T_TMP/profile" <<EOP
 profile $P flags=(attach_disconnected,mediate_deleted) {
   file,

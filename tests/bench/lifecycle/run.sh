@@ -82,10 +82,12 @@ jq '.process.args=["/bin/sh","-c","grep Seccomp: /proc/self/status; grep -q \"^S
   "$W/cap/config.json" >"$W/capprobe.json"
 mkdir -p "$W/capprobe-b" && cp "$W/capprobe.json" "$W/capprobe-b/config.json"
 if R test run -b "$W/capprobe-b" capprobe-$$ >"$W/capprobe" 2>&1; then
-  echo "# capsule run /bin/true x$N"
+  echo "# capsule run /bin/true x$N (interleaved with runc's plain run)"
   for i in $(seq "$N"); do
     t0=$(now); R test run -b "$W/cap" k$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
     echo $((t1-t0)) >>"$W/cap-test"
+    t0=$(now); R ref run -b "$W/ref" kr$i-$$ >/dev/null 2>&1 || fail_ref=$((fail_ref+1)); t1=$(now)
+    echo $((t1-t0)) >>"$W/cap-ref"
   done
   cap_note=measured
 else
@@ -115,7 +117,8 @@ report() {
   echo "| create+start+state+delete (N=$N) | $cm_ref / $cmed_ref / $cp_ref | $cm_test / $cmed_test / $cp_test | $(ratio "$cmed_test" "$cmed_ref") |"
   if [ "$cap_note" = measured ]; then
     read -r km kmed kp <<<"$(stats "$W/cap-test")"
-    echo "| capsule \`run /bin/true\` (capsule/profile=default, N=$N) | (same as run) $rm_ref / $rmed_ref / $rp_ref | $km / $kmed / $kp | $(ratio "$kmed" "$rmed_ref") |"
+    read -r kr krmed krp <<<"$(stats "$W/cap-ref")"
+    echo "| capsule \`run /bin/true\` (capsule/profile=default: confinement, nft rules, proxy, monitor; N=$N) | (plain run, interleaved) $kr / $krmed / $krp | $km / $kmed / $kp | $(ratio "$kmed" "$krmed") |"
   fi
   echo
   echo "| peak RSS of \`run /bin/true\` (median of 5, GNU time %M: the runtime and the children it reaps) | runc | capsule-runc | ratio |"
@@ -123,6 +126,8 @@ report() {
   echo "| max resident set size (KiB) | $mem_ref | $mem_test | $(ratio "$mem_test" "$mem_ref") |"
   echo
   echo "Failed invocations: runc $fail_ref, capsule-runc $fail_test. Capsule row: $cap_note."
+  echo "capsule-runc links libcrypto: $(ldd "$RUNTIME" | grep -q libcrypto && echo yes || echo 'no (loaded on demand for leases/audit)')."
+  echo "State roots on $(findmnt -n -o FSTYPE -T "$W" 2>/dev/null || echo '?') ($W)."
 }
 report | tee "$W/report.md"
 if [ "$OUT" != - ]; then cp "$W/report.md" "$OUT" && echo "# written to $OUT" >&2; fi

@@ -4,13 +4,15 @@
 # capsule-proxy (100 rules + audit on); RSS with 1000 idle keep-alive
 # connections; CONNECT tunnel throughput on a 1 GiB transfer vs direct.
 # Not part of ctest (timing).  Prints a markdown table.
-# Env: DURATION (10s), CONNS (32), PROXY (capsule-proxy binary).
+# Env: DURATION (10s), CONNS (32), RUNS (3: direct and capsule-proxy runs,
+# interleaved, medians reported), PROXY (capsule-proxy binary).
 set -u
 src=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${CAPSULE_BUILD:-$src/build}
 PROXY=${PROXY:-$build/hooks/proxy/capsule-proxy}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
+RUNS=${RUNS:-3}
 for c in wrk nginx curl python3; do command -v $c >/dev/null || { echo "SKIP: needs $c"; exit 77; }; done
 [ -x "$PROXY" ] || { echo "SKIP: $PROXY not built"; exit 77; }
 T=$(mktemp -d /tmp/capsule-bench.XXXXXX)
@@ -106,16 +108,37 @@ run_wrk() {
 }
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000} else print "nan" }'; }
 
+# CPU time of a process in ms (utime + stime)
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)*1000/hz}' "/proc/$1/stat"; }
+# median of the Nth field (1-based) over lines on stdin; values like 1.2ms / 800us
+median_field() { awk -v f="$1" '{v=$f; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000} print v+0}' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
 declare -A R
-R[direct]=$(run_wrk direct "$NG")
+# direct and capsule-proxy alternate, RUNS times each: the VM's load moves
+# between runs, so one run of each is not a comparison
+: >"$T/runs-direct" ; : >"$T/runs-capsule"
+creq=0; cms=0
+for i in $(seq "$RUNS"); do
+  run_wrk direct "$NG" >>"$T/runs-direct"
+  c0=$(cpu_ms "$CPID")
+  run_wrk capsule "$CP" "$T/abs.lua" >>"$T/runs-capsule"
+  c1=$(cpu_ms "$CPID")
+  cms=$(awk -v a="$cms" -v b="$c0" -v c="$c1" 'BEGIN{print a+c-b}')
+  creq=$(awk -v a="$creq" -v r="$(tail -1 "$T/runs-capsule" | cut -d' ' -f1)" -v d="${DURATION%s}" 'BEGIN{print a+r*d}')
+done
+for k in direct capsule; do
+  f=$T/runs-$k
+  echo "runs $k (req/s p50 p99 non-2xx):"; sed 's/^/  /' "$f"
+  m="$(median_field 1 <"$f") $(median_field 2 <"$f")ms $(median_field 3 <"$f")ms $(awk '{s+=$4} END{print s+0}' "$f")"
+  [ $k = capsule ] && R[capsule-proxy]=$m || R[direct]=$m
+done
 [ -n "$SQ" ] && R[squid]=$(run_wrk squid "$SQ" "$T/abs.lua")
 [ -n "$TP" ] && R[tinyproxy]=$(run_wrk tinyproxy "$TP" "$T/abs.lua")
-R[capsule-proxy]=$(run_wrk capsule "$CP" "$T/abs.lua")
 lines=$(wc -l <"$T/audit.jsonl")
 "$PROXY" audit-verify "$T/audit.jsonl" >/dev/null && chain=intact || chain=BROKEN
 
 echo
-echo "| client path (wrk -t1 -c$CONNS $DURATION, 1 KiB) | req/s | p50 | p99 | non-2xx |"
+echo "| client path (wrk -t1 -c$CONNS $DURATION, 1 KiB; direct/capsule: median of $RUNS) | req/s | p50 | p99 | non-2xx |"
 echo "|---|---:|---:|---:|---:|"
 for k in direct squid tinyproxy capsule-proxy; do
   [ -n "${R[$k]:-}" ] || { echo "| $k | not installed | | | |"; continue; }
@@ -126,7 +149,9 @@ d=(${R[direct]}); c=(${R[capsule-proxy]})
 echo
 echo "capsule-proxy / direct req/s: $(awk -v a="${c[0]}" -v b="${d[0]}" 'BEGIN{printf "%.2f", a/b}')"
 [ -n "${R[squid]:-}" ] && { s=(${R[squid]}); echo "capsule-proxy / squid req/s: $(awk -v a="${c[0]}" -v b="${s[0]}" 'BEGIN{printf "%.2f", a/b}')"; }
-echo "added p99 latency (capsule-proxy - direct): $(awk -v a="$(to_ms "${c[2]}")" -v b="$(to_ms "${d[2]}")" 'BEGIN{printf "%.3f ms", a-b}')"
+echo "added p50 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "${c[1]}")" -v b="$(to_ms "${d[1]}")" 'BEGIN{printf "%.3f ms", a-b}')"
+echo "added p99 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "${c[2]}")" -v b="$(to_ms "${d[2]}")" 'BEGIN{printf "%.3f ms", a-b}')"
+echo "capsule-proxy CPU per request: $(awk -v m="$cms" -v r="$creq" 'BEGIN{printf "%.1f us", r ? m*1000/r : 0}')"
 echo "audit: $lines lines, chain $chain"
 
 # --- RSS with 1000 idle keep-alive connections
@@ -155,8 +180,14 @@ echo "RSS with 1000 idle keep-alive connections: $((rss/1024)).$(( (rss%1024)*10
 
 # --- CONNECT tunnel throughput, 1 GiB
 speed() { curl -s -o /dev/null -w '%{speed_download}' "$@" "http://127.0.0.1:$NG/ok/1g"; }
-# best of 3 each: loopback throughput on a shared VM is noisy
-best() { local b=0 v; for i in 1 2 3; do v=$("$@"); b=$(awk -v a="$b" -v c="$v" 'BEGIN{print (c>a)?c:a}'); done; echo "$b"; }
-ds=$(best speed); ts=$(best speed -p -x "http://127.0.0.1:$CP")
-echo "1 GiB direct: $(awk -v s="$ds" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), through CONNECT: $(awk -v s="$ts" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), ratio $(awk -v a="$ts" -v b="$ds" 'BEGIN{printf "%.2f", a/b}')"
+# best of N each, alternating direct and tunnel (loopback throughput on a
+# shared VM is noisy); also the median ratio of the pairs
+N=${CONNECT_RUNS:-5}
+: >"$T/tput"
+speed >/dev/null # warm-up: the first read of the sparse file is slow (page cache)
+for i in $(seq "$N"); do echo "$(speed) $(speed -p -x "http://127.0.0.1:$CP")" >>"$T/tput"; done
+echo "1 GiB transfers (MiB/s, direct tunnel):"; awk '{printf "  %.0f %.0f\n", $1/1048576, $2/1048576}' "$T/tput"
+ds=$(awk 'BEGIN{m=0} $1>m{m=$1} END{print m}' "$T/tput"); ts=$(awk 'BEGIN{m=0} $2>m{m=$2} END{print m}' "$T/tput")
+mr=$(awk '$1>0{print $2/$1}' "$T/tput" | sort -n | awk '{a[NR]=$1} END{printf "%.2f", a[int((NR+1)/2)]}')
+echo "1 GiB direct: $(awk -v s="$ds" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), through CONNECT: $(awk -v s="$ts" 'BEGIN{printf "%.0f MiB/s", s/1048576}'), best-of-$N ratio $(awk -v a="$ts" -v b="$ds" 'BEGIN{printf "%.2f", a/b}'), median pair ratio $mr"
 # (CONNECT needs a rule without a path restriction for this host:port)
