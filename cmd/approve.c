@@ -24,34 +24,23 @@ reqid_valid (const char *s)
   return l >= 16 && l <= 64 && strspn (s, "0123456789abcdef") == l;
 }
 
+/* Container NAME under ROOT has the pending request (data: its id). */
+static bool
+has_request (const char *root, const char *name, void *reqid)
+{
+  cleanup_free char *j = xasprintf ("%s/%s/pending/%s.json", root, name, (const char *) reqid);
+  return access (j, F_OK) == 0;
+}
+
 /* ROOT/ID/pending for the container holding REQID, or NULL. */
 static char *
 find_pending (const char *root, const char *id, const char *reqid)
 {
-  if (id)
-    {
-      if (strchr (id, '/') || id[0] == '.')
-        return NULL;
-      char *dir = xasprintf ("%s/%s/pending", root, id);
-      cleanup_free char *j = xasprintf ("%s/%s.json", dir, reqid);
-      if (access (j, F_OK) == 0)
-        return dir;
-      free (dir);
-      return NULL;
-    }
-  cleanup_dir DIR *d = opendir (root);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (de->d_name[0] == '.')
-        continue;
-      char *dir = xasprintf ("%s/%s/pending", root, de->d_name);
-      cleanup_free char *j = xasprintf ("%s/%s.json", dir, reqid);
-      if (access (j, F_OK) == 0)
-        return dir;
-      free (dir);
-    }
-  return NULL;
+  if (id && (strchr (id, '/') || id[0] == '.'))
+    return NULL;
+  cleanup_free char *found = id ? (has_request (root, id, (void *) reqid) ? xstrdup (id) : NULL)
+                                : dir_find_entry (root, has_request, (void *) reqid);
+  return found ? xasprintf ("%s/%s/pending", root, found) : NULL;
 }
 
 static int

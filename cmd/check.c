@@ -29,20 +29,6 @@ exists (const char *p)
   return access (p, F_OK) == 0;
 }
 
-static char *
-first_line (const char *path)
-{
-  cleanup_free char *t = NULL;
-  cr_error_t e = NULL;
-  if (read_file (path, &t, NULL, &e) < 0)
-    {
-      cr_error_release (&e);
-      return NULL;
-    }
-  t[strcspn (t, "\n")] = '\0';
-  return steal_pointer (&t);
-}
-
 /* Load the capsule filter in a throwaway child: proves the kernel takes it. */
 static bool
 seccomp_works (void)
@@ -88,7 +74,7 @@ controller (enum cr_cgroup_mode mode, const char *name)
 {
   if (mode == CR_CGROUP_V2)
     {
-      cleanup_free char *c = first_line ("/sys/fs/cgroup/cgroup.controllers");
+      cleanup_free char *c = read_first_line ("/sys/fs/cgroup/cgroup.controllers");
       if (c == NULL)
         return false;
       size_t n = strlen (name);
@@ -153,7 +139,7 @@ CR_VERB (check)
   bool sc = seccomp_works ();
   const struct scmp_version *v = seccomp_version ();
   bool nft = nftables_works ();
-  cleanup_free char *userns = first_line ("/proc/sys/user/max_user_namespaces");
+  cleanup_free char *userns = read_first_line ("/proc/sys/user/max_user_namespaces");
 
   printf ("{\n  \"cgroup\": {\"mode\": \"%s\", \"cpu\": %s, \"memory\": %s, \"pids\": %s},\n", mname, cpu ? "true" : "false",
           mem ? "true" : "false", pids ? "true" : "false");

@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "lib/cgroup.h"
 #include "lib/cgroup_internal.h"
+#include "lib/cgroup_stats.h"
 #include "lib/container.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -19,27 +20,13 @@
  * metrics, `ctr task metrics`) decode it the same; values straight from the
  * cgroup files, missing files as runc leaves them: zero or omitted. */
 
-static char *
-ev_read (const char *dir, const char *file)
-{
-  char *s = NULL;
-  cr_error_t e = NULL;
-  if (dir == NULL || cr_cgroup_read (dir, file, &s, &e) < 0)
-    {
-      cr_error_release (&e);
-      return NULL;
-    }
-  return s;
-}
-
 /* A single number; "max" is the largest value (runc: math.MaxUint64 on v2, v1 files say it in full). */
 static uint64_t
 ev_u64 (const char *dir, const char *file)
 {
-  cleanup_free char *s = ev_read (dir, file);
-  if (s == NULL)
-    return 0;
-  return strcmp (s, "max") == 0 ? UINT64_MAX : strtoull (s, NULL, 10);
+  uint64_t v = 0;
+  cr_cgroup_read_u64_opt (dir, file, &v);
+  return v;
 }
 
 static uint64_t
@@ -143,9 +130,28 @@ ev_raw (FILE *f, const char *stat)
   fputc ('}', f);
 }
 
-/* v1 blkio files: "MAJ:MIN Op value" lines as runc's BlkioStatEntry list. */
+/* One runc BlkioStatEntry (every field omitempty) in the list KEY, which the
+ * first entry opens (*n counts this list's entries, *first the section's lists). */
 static void
-ev_blkio_v1 (FILE *f, const char *key, const char *text, int *first)
+ev_blkio_entry (FILE *f, const char *key, int *n, int *first, unsigned long long maj, unsigned long long min,
+                const char *op, unsigned long long v)
+{
+  fprintf (f, "%s", (*n)++ ? "," : (*first)++ ? ",\"" : "\"");
+  if (*n == 1)
+    fprintf (f, "%s\":[", key);
+  fputs ("{\"x\":0", f);
+  ev_oe (f, "major", maj);
+  ev_oe (f, "minor", min);
+  fprintf (f, ",\"op\":\"%s\"", op);
+  ev_oe (f, "value", v);
+  fputc ('}', f);
+}
+
+/* A blkio list from v1 blkio files ("MAJ:MIN Op value" lines; rkey NULL) or
+ * from v2 io.stat ("MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=..": the rkey
+ * and wkey values as Read and Write entries). */
+static void
+ev_blkio (FILE *f, const char *key, const char *text, const char *rkey, const char *wkey, int *first)
 {
   if (text == NULL)
     return;
@@ -156,38 +162,12 @@ ev_blkio_v1 (FILE *f, const char *key, const char *text, int *first)
     {
       unsigned long long maj, min, v;
       char op[32];
-      if (sscanf (line, "%llu:%llu %31s %llu", &maj, &min, op, &v) != 4)
-        continue; /* the overall "Total N" line */
-      fprintf (f, "%s", n++ ? "," : (*first)++ ? ",\"" : "\"");
-      if (n == 1)
-        fprintf (f, "%s\":[", key);
-      fputc ('{', f);
-      int k = 0;
-      if (maj)
-        k += fprintf (f, "\"major\":%llu", maj) > 0;
-      if (min)
-        k += fprintf (f, "%s\"minor\":%llu", k ? "," : "", min) > 0;
-      k += fprintf (f, "%s\"op\":\"%s\"", k ? "," : "", op) > 0;
-      if (v)
-        fprintf (f, ",\"value\":%llu", v);
-      fputc ('}', f);
-    }
-  if (n)
-    fputc (']', f);
-}
-
-/* v2 io.stat: "MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.." -> Read/Write entries. */
-static void
-ev_blkio_v2 (FILE *f, const char *key, const char *text, const char *rkey, const char *wkey, int *first)
-{
-  if (text == NULL)
-    return;
-  int n = 0;
-  cleanup_free char *copy = xstrdup (text);
-  char *save = NULL;
-  for (char *line = strtok_r (copy, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    {
-      unsigned long long maj, min;
+      if (rkey == NULL)
+        {
+          if (sscanf (line, "%llu:%llu %31s %llu", &maj, &min, op, &v) == 4) /* not the overall "Total N" line */
+            ev_blkio_entry (f, key, &n, first, maj, min, op, v);
+          continue;
+        }
       if (sscanf (line, "%llu:%llu", &maj, &min) != 2)
         continue;
       for (int w = 0; w < 2; w++)
@@ -195,21 +175,44 @@ ev_blkio_v2 (FILE *f, const char *key, const char *text, const char *rkey, const
           char pat[32];
           snprintf (pat, sizeof pat, " %s=", w ? wkey : rkey);
           const char *at = strstr (line, pat);
-          unsigned long long v = at ? strtoull (at + strlen (pat), NULL, 10) : 0;
-          fprintf (f, "%s", n++ ? "," : (*first)++ ? ",\"" : "\"");
-          if (n == 1)
-            fprintf (f, "%s\":[", key);
-          fprintf (f, "{\"major\":%llu", maj);
-          if (min)
-            fprintf (f, ",\"minor\":%llu", min);
-          fprintf (f, ",\"op\":\"%s\"", w ? "Write" : "Read");
-          if (v)
-            fprintf (f, ",\"value\":%llu", v);
-          fputc ('}', f);
+          ev_blkio_entry (f, key, &n, first, maj, min, w ? "Write" : "Read",
+                          at ? strtoull (at + strlen (pat), NULL, 10) : 0);
         }
     }
   if (n)
     fputc (']', f);
+}
+
+/* runc's ThrottlingData: every field omitempty; closes the cpu object. */
+static void
+ev_throttling (FILE *f, uint64_t periods, uint64_t throttled, uint64_t time_ns)
+{
+  fputs (",\"throttling\":{\"x\":0", f);
+  ev_oe (f, "periods", periods);
+  ev_oe (f, "throttledPeriods", throttled);
+  ev_oe (f, "throttledTime", time_ns);
+  fputs ("}}", f);
+}
+
+/* Opens runc's MemoryStats: cache (omitempty), then the entries follow. */
+static void
+ev_memory_open (FILE *f, uint64_t cache)
+{
+  fputs (",\"memory\":{", f);
+  if (cache)
+    fprintf (f, "\"cache\":%" PRIu64 ",", cache);
+  fputs ("\"x\":0", f); /* placeholder key dropped below; keeps the comma logic simple */
+}
+
+/* runc's PidsStats from pids.current / pids.max (same files on v1 and v2). */
+static void
+ev_pids (FILE *f, const char *dir)
+{
+  fputs (",\"pids\":{\"x\":0", f);
+  ev_oe (f, "current", ev_u64 (dir, "pids.current"));
+  uint64_t pl = ev_u64 (dir, "pids.max");
+  ev_oe (f, "limit", pl == UINT64_MAX ? 0 : pl);
+  fputc ('}', f);
 }
 
 static void
@@ -227,8 +230,8 @@ ev_stats_v1 (FILE *f, const char *path)
 #undef V1DIR
   long hz = sysconf (_SC_CLK_TCK);
   uint64_t tick = hz > 0 ? 1000000000ULL / (uint64_t) hz : 0;
-  cleanup_free char *cstat = ev_read (acct, "cpuacct.stat"), *percpu = ev_read (acct, "cpuacct.usage_percpu");
-  cleanup_free char *all = ev_read (acct, "cpuacct.usage_all");
+  cleanup_free char *cstat = cr_cgroup_read_opt (acct, "cpuacct.stat"), *percpu = cr_cgroup_read_opt (acct, "cpuacct.usage_percpu");
+  cleanup_free char *all = cr_cgroup_read_opt (acct, "cpuacct.usage_all");
   /* usage_all: "cpu user system" per line after a header: the per-cpu kernel and user columns. */
   char *pk = NULL, *pu = NULL;
   size_t pkl = 0, pul = 0;
@@ -259,27 +262,11 @@ ev_stats_v1 (FILE *f, const char *path)
   free (pu);
   fprintf (f, ",\"kernel\":%" PRIu64 ",\"user\":%" PRIu64 "}", ev_kv (cstat, "system") * tick,
            ev_kv (cstat, "user") * tick);
-  cleanup_free char *cpustat = ev_read (cpu, "cpu.stat");
-  fputs (",\"throttling\":{", f);
-  {
-    /* every field omitempty: build it, then drop the leading comma */
-    char *t = NULL;
-    size_t tl = 0;
-    FILE *ft = open_memstream (&t, &tl);
-    if (ft)
-      {
-        ev_oe (ft, "periods", ev_kv (cpustat, "nr_periods"));
-        ev_oe (ft, "throttledPeriods", ev_kv (cpustat, "nr_throttled"));
-        ev_oe (ft, "throttledTime", ev_kv (cpustat, "throttled_time"));
-        fclose (ft);
-        fputs (t && *t ? t + 1 : "", f);
-        free (t);
-      }
-  }
-  fputs ("}}", f);
+  cleanup_free char *cpustat = cr_cgroup_read_opt (cpu, "cpu.stat");
+  ev_throttling (f, ev_kv (cpustat, "nr_periods"), ev_kv (cpustat, "nr_throttled"), ev_kv (cpustat, "throttled_time"));
 
-  cleanup_free char *cpus = ev_read (cpuset, "cpuset.cpus"), *mems = ev_read (cpuset, "cpuset.mems");
-  cleanup_free char *relax = ev_read (cpuset, "cpuset.sched_relax_domain_level");
+  cleanup_free char *cpus = cr_cgroup_read_opt (cpuset, "cpuset.cpus"), *mems = cr_cgroup_read_opt (cpuset, "cpuset.mems");
+  cleanup_free char *relax = cr_cgroup_read_opt (cpuset, "cpuset.sched_relax_domain_level");
   fputs (",\"cpuset\":{", f);
   ev_cpu_list (f, "cpus", cpus);
   fprintf (f, "\"cpu_exclusive\":%" PRIu64 ",", ev_u64 (cpuset, "cpuset.cpu_exclusive"));
@@ -293,12 +280,8 @@ ev_stats_v1 (FILE *f, const char *path)
            ev_u64 (cpuset, "cpuset.memory_spread_slab"), ev_u64 (cpuset, "cpuset.memory_pressure"),
            ev_u64 (cpuset, "cpuset.sched_load_balance"), relax ? strtoll (relax, NULL, 10) : 0LL);
 
-  cleanup_free char *mstat = ev_read (mem, "memory.stat");
-  uint64_t cache = ev_kv (mstat, "cache");
-  fputs (",\"memory\":{", f);
-  if (cache)
-    fprintf (f, "\"cache\":%" PRIu64 ",", cache);
-  fputs ("\"x\":0", f); /* placeholder key dropped below; keeps the comma logic simple */
+  cleanup_free char *mstat = cr_cgroup_read_opt (mem, "memory.stat");
+  ev_memory_open (f, ev_kv (mstat, "cache"));
   ev_mem_entry_v1 (f, mem, "usage", "memory");
   ev_mem_entry_v1 (f, mem, "swap", "memory.memsw");
   ev_mem_entry_v1 (f, mem, "kernel", "memory.kmem");
@@ -306,27 +289,23 @@ ev_stats_v1 (FILE *f, const char *path)
   ev_raw (f, mstat);
   fputc ('}', f);
 
-  fputs (",\"pids\":{\"x\":0", f);
-  ev_oe (f, "current", ev_u64 (pids, "pids.current"));
-  uint64_t pl = ev_u64 (pids, "pids.max");
-  ev_oe (f, "limit", pl == UINT64_MAX ? 0 : pl);
-  fputc ('}', f);
+  ev_pids (f, pids);
 
   /* runc: BFQ's files where they have entries (the disk uses bfq), else the throttle ones. */
-  cleanup_free char *sb = ev_read (blkio, "blkio.bfq.io_service_bytes_recursive");
+  cleanup_free char *sb = cr_cgroup_read_opt (blkio, "blkio.bfq.io_service_bytes_recursive");
   cleanup_free char *sv = NULL;
   if (sb && strchr (sb, ':'))
-    sv = ev_read (blkio, "blkio.bfq.io_serviced_recursive");
+    sv = cr_cgroup_read_opt (blkio, "blkio.bfq.io_serviced_recursive");
   else
     {
       free (sb);
-      sb = ev_read (blkio, "blkio.throttle.io_service_bytes_recursive");
-      sv = ev_read (blkio, "blkio.throttle.io_serviced_recursive");
+      sb = cr_cgroup_read_opt (blkio, "blkio.throttle.io_service_bytes_recursive");
+      sv = cr_cgroup_read_opt (blkio, "blkio.throttle.io_serviced_recursive");
     }
   int first = 0;
   fputs (",\"blkio\":{", f);
-  ev_blkio_v1 (f, "ioServiceBytesRecursive", sb, &first);
-  ev_blkio_v1 (f, "ioServicedRecursive", sv, &first);
+  ev_blkio (f, "ioServiceBytesRecursive", sb, NULL, NULL, &first);
+  ev_blkio (f, "ioServicedRecursive", sv, NULL, NULL, &first);
   fputc ('}', f);
 }
 
@@ -335,26 +314,19 @@ ev_stats_v2 (FILE *f, const char *path)
 {
   const struct cr_cgroup_hier *h = cr_cgroup_v2_hier ();
   cleanup_free char *d = h ? cr_cgroup_dir (h, path) : NULL;
-  cleanup_free char *cs = ev_read (d, "cpu.stat");
+  cleanup_free char *cs = cr_cgroup_read_opt (d, "cpu.stat");
   fprintf (f, "\"cpu\":{\"usage\":{\"total\":%" PRIu64 ",\"kernel\":%" PRIu64 ",\"user\":%" PRIu64 "}",
            ev_kv (cs, "usage_usec") * 1000, ev_kv (cs, "system_usec") * 1000, ev_kv (cs, "user_usec") * 1000);
-  fputs (",\"throttling\":{\"x\":0", f);
-  ev_oe (f, "periods", ev_kv (cs, "nr_periods"));
-  ev_oe (f, "throttledPeriods", ev_kv (cs, "nr_throttled"));
-  ev_oe (f, "throttledTime", ev_kv (cs, "throttled_usec") * 1000);
-  fputs ("}}", f);
+  ev_throttling (f, ev_kv (cs, "nr_periods"), ev_kv (cs, "nr_throttled"), ev_kv (cs, "throttled_usec") * 1000);
   /* runc's cgroup v2 manager reports no cpuset stats: the zero value. */
   fputs (",\"cpuset\":{\"cpu_exclusive\":0,\"mem_hardwall\":0,\"mem_exclusive\":0,\"memory_migrate\":0,"
          "\"memory_spread_page\":0,\"memory_spread_slab\":0,\"memory_pressure\":0,\"sched_load_balance\":0,"
          "\"sched_relax_domain_level\":0}",
          f);
-  cleanup_free char *ms = ev_read (d, "memory.stat"), *mev = ev_read (d, "memory.events");
+  cleanup_free char *ms = cr_cgroup_read_opt (d, "memory.stat"), *mev = cr_cgroup_read_opt (d, "memory.events");
   uint64_t usage = ev_u64 (d, "memory.current"), limit = ev_u64 (d, "memory.max");
   uint64_t su = ev_u64 (d, "memory.swap.current"), sl = ev_u64 (d, "memory.swap.max");
-  fputs (",\"memory\":{", f);
-  if (ev_kv (ms, "file"))
-    fprintf (f, "\"cache\":%" PRIu64 ",", ev_kv (ms, "file"));
-  fputs ("\"x\":0", f);
+  ev_memory_open (f, ev_kv (ms, "file"));
   ev_mem_entry (f, "usage", limit, usage, ev_u64 (d, "memory.peak"), ev_kv (mev, "max"));
   /* like runc: v1's memsw view, memory + swap */
   ev_mem_entry (f, "swap", sl == UINT64_MAX || limit == UINT64_MAX ? UINT64_MAX : sl + limit, su + usage, 0, 0);
@@ -362,16 +334,12 @@ ev_stats_v2 (FILE *f, const char *path)
   ev_mem_entry (f, "kernelTCP", 0, 0, 0, 0);
   ev_raw (f, ms);
   fputc ('}', f);
-  fputs (",\"pids\":{\"x\":0", f);
-  ev_oe (f, "current", ev_u64 (d, "pids.current"));
-  uint64_t pl = ev_u64 (d, "pids.max");
-  ev_oe (f, "limit", pl == UINT64_MAX ? 0 : pl);
-  fputc ('}', f);
-  cleanup_free char *io = ev_read (d, "io.stat");
+  ev_pids (f, d);
+  cleanup_free char *io = cr_cgroup_read_opt (d, "io.stat");
   int first = 0;
   fputs (",\"blkio\":{", f);
-  ev_blkio_v2 (f, "ioServiceBytesRecursive", io, "rbytes", "wbytes", &first);
-  ev_blkio_v2 (f, "ioServicedRecursive", io, "rios", "wios", &first);
+  ev_blkio (f, "ioServiceBytesRecursive", io, "rbytes", "wbytes", &first);
+  ev_blkio (f, "ioServicedRecursive", io, "rios", "wios", &first);
   fputc ('}', f);
 }
 

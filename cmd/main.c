@@ -1,10 +1,14 @@
 /* capsule-runc entry point: global flags (runc's), then one verb. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define VERBS(X)                                                              \
   X (create, "create a container")                                            \
@@ -72,6 +76,16 @@ usage (FILE *f)
     fprintf (f, "  %-12s %s\n", verbs[i].name, verbs[i].help);
 }
 
+/* runc's test for systemd as init (sd_booted): /run/systemd/system is a directory.
+ * Where it is, --systemd-cgroup paths are translated and created through
+ * cgroupfs like runc's fs driver would: no transient scope over D-Bus. */
+static bool
+systemd_running (void)
+{
+  struct stat sb;
+  return lstat ("/run/systemd/system", &sb) == 0 && S_ISDIR (sb.st_mode);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -110,6 +124,18 @@ main (int argc, char **argv)
     }
   if (id < 0)
     return 1;
+  /* Like runc (filepath.Abs): state paths end up in mounts and hooks. */
+  cleanup_free char *abs_root = NULL;
+  if (g.root[0] != '/')
+    {
+      char cwd[PATH_MAX];
+      if (getcwd (cwd, sizeof cwd) == NULL)
+        {
+          fprintf (stderr, "capsule-runc: resolving --root `%s`: %s\n", g.root, strerror (errno));
+          return 1;
+        }
+      g.root = abs_root = xasprintf ("%s/%s", cwd, g.root);
+    }
   if (cr_log_init (g.log, strcmp (g.log_format, "json") == 0 ? CR_LOG_JSON : CR_LOG_TEXT, g.debug) < 0)
     {
       fprintf (stderr, "capsule-runc: open log file `%s` failed\n", g.log);
@@ -136,6 +162,12 @@ main (int argc, char **argv)
             return 1;
           }
       cr_log_error ("No help topic for '%s'", verb);
+      return 1;
+    }
+  if (g.systemd_cgroup && (strcmp (verb, "create") == 0 || strcmp (verb, "run") == 0) && !systemd_running ())
+    {
+      /* runc's wording (its cgroup manager refuses the same way), so clients see the same error. */
+      cr_log_error ("systemd not running on this host, cannot use systemd cgroups manager");
       return 1;
     }
   return fn (&g, argc - optind, argv + optind);

@@ -14,7 +14,7 @@ say "installing dependencies (.ci/deps)"
 build=${DEMO_BUILD:-$src/build}
 say "building capsule-runc (cmake, $build)"
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target capsule-runc >/dev/null
+cmake --build "$build" -j"$(nproc)" --target capsule-runc capsule-hook capsule-proxy >/dev/null
 RT=$build/cmd/capsule-runc
 "$RT" --version
 
@@ -69,8 +69,8 @@ busybox httpd -f -p 127.0.0.1:$port -h "$work/www" &
 httpd=$!
 trap 'kill $httpd 2>/dev/null || true' EXIT
 # Node policy: the demo's audit dir, and loopback allowed in egress rules.
-printf '{ "directories": { "audit": "%s" }, "egress": { "allow_private": ["127.0.0.0/8", "::1/128"] } }\n' \
-  "$work/audit" >"$work/policy.json"
+printf '{ "directories": { "audit": "%s", "killswitch": "%s" }, "egress": { "allow_private": ["127.0.0.0/8", "::1/128"] } }\n' \
+  "$work/audit" "$work/killswitch" >"$work/policy.json"
 export CAPSULE_POLICY=$work/policy.json
 cat >"$B/rootfs/agent.sh" <<'AGENT'
 #!/bin/sh
@@ -94,3 +94,19 @@ rc=0; R run -b "$B" demo-agent || rc=$?
 echo "capsule exit code: $rc"
 say "audit log of the capsule"
 for f in "$work"/audit/*.jsonl; do cut -c1-160 "$f"; R audit verify "$f"; done
+
+say "kill switch: a running capsule stopped from outside"
+jq '.process.args=["/bin/sh","-c","while :; do sleep 1; done"] | .linux.cgroupsPath="/capsule-demo/looper"
+    | .annotations={"capsule/agent":"demo-agent","capsule/version":"1.0","capsule/session":"demo-session"}' \
+   "$B/config.json" >"$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"
+R delete -f demo-looper >/dev/null 2>&1 || true
+R run -d -b "$B" demo-looper </dev/null >/dev/null 2>&1
+echo "demo-looper: $(R state demo-looper | jq -r .status)"
+t0=$EPOCHREALTIME
+R killswitch --reason "demo" session demo-session
+while [ "$(R state demo-looper | jq -r .status)" = running ]; do sleep 0.01; done
+echo "demo-looper: $(R state demo-looper | jq -r .status) after $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms"
+R killswitch lift session demo-session
+R delete -f demo-looper
+f=$work/audit/demo-looper.jsonl
+[ -f "$f" ] && { grep -o '"event":"[a-z.-]*"' "$f" | tr '\n' ' '; echo; R audit verify "$f"; }

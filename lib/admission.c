@@ -760,6 +760,33 @@ tighten (struct oci_config *cfg, struct capsule_effective *e)
 
 /* ---- containers joining a capsule's network namespace -------------------- */
 
+/* Capsule NAME under ROOT runs in the network namespace *data (a struct stat). */
+static bool
+capsule_in_netns (const char *root, const char *name, void *data)
+{
+  const struct stat *want = data;
+  cleanup_free char *cj = xasprintf ("%s/%s/capsule.json", root, name);
+  if (access (cj, F_OK) < 0)
+    return false;
+  struct stat st;
+  cleanup_free char *pin = xasprintf ("%s/%s/netns", root, name);
+  if (stat (pin, &st) == 0 && st.st_ino == want->st_ino && st.st_dev == want->st_dev)
+    return true;
+  cr_error_t e = NULL;
+  cleanup_close int dfd = cr_state_dir_open (root, name, false, &e);
+  struct cr_state s = { 0 };
+  bool same = false;
+  if (dfd >= 0 && cr_state_read (dfd, &s, &e) == 0 && s.pid > 0)
+    {
+      char p[64];
+      snprintf (p, sizeof p, "/proc/%d/ns/net", (int) s.pid);
+      same = stat (p, &st) == 0 && st.st_ino == want->st_ino && st.st_dev == want->st_dev;
+    }
+  cr_error_release (&e);
+  cr_state_release (&s);
+  return same;
+}
+
 /* The id of a capsule whose network namespace (init's, or one pinned as
  * <state>/netns) is the one at ns_path; malloc'd, NULL if none. */
 static char *
@@ -768,40 +795,7 @@ capsule_owning_netns (const char *root, const char *ns_path)
   struct stat want;
   if (stat (ns_path, &want) < 0)
     return NULL;
-  cleanup_dir DIR *d = opendir (root);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (de->d_name[0] == '.')
-        continue;
-      cleanup_free char *dir = xasprintf ("%s/%s", root, de->d_name);
-      cleanup_free char *cj = xasprintf ("%s/capsule.json", dir);
-      if (access (cj, F_OK) < 0)
-        continue;
-      struct stat st;
-      cleanup_free char *pin = xasprintf ("%s/netns", dir);
-      if (stat (pin, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev)
-        return xstrdup (de->d_name);
-      cr_error_t e = NULL;
-      cleanup_close int dfd = cr_state_dir_open (root, de->d_name, false, &e);
-      cr_error_release (&e);
-      if (dfd < 0)
-        continue;
-      struct cr_state s = { 0 };
-      if (cr_state_read (dfd, &s, &e) == 0 && s.pid > 0)
-        {
-          char p[64];
-          snprintf (p, sizeof p, "/proc/%d/ns/net", (int) s.pid);
-          if (stat (p, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev)
-            {
-              cr_state_release (&s);
-              return xstrdup (de->d_name);
-            }
-        }
-      cr_error_release (&e);
-      cr_state_release (&s);
-    }
-  return NULL;
+  return dir_find_entry (root, capsule_in_netns, &want);
 }
 
 /* A plain container joining a capsule's netns (Kubernetes app, init, debug

@@ -37,6 +37,9 @@ void audit_hold (struct audit_log *log, bool hold);
 int audit_append_deferred (struct audit_log *log, const char *json_object, cr_error_t *err);
 /* fdatasync if anything was written since the last sync. */
 int audit_sync (struct audit_log *log, cr_error_t *err);
+/* fdatasync whether or not this handle wrote: the head about to cover the
+ * lines must not reach the disk before them. */
+int audit_datasync (struct audit_log *log, cr_error_t *err);
 void audit_close (struct audit_log *log);
 /* Chain head after the last append: line count and hash (65 bytes incl. NUL). */
 void audit_head (struct audit_log *log, uint64_t *seq, char hash_hex[65]);

@@ -14,7 +14,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "audit.h"
-#include "crypto_dl.h"
+#include "sha256.h"
 #include "util.h"
 
 #define HEAD_MSG_TAG "capsule-audit-head/1"
@@ -58,10 +58,8 @@ from_hex (const char *s, unsigned char *b, size_t n)
 static void
 sha256_hex (const void *data, size_t len, char out[65])
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int ml = 0;
-  const struct capsule_crypto *c = capsule_crypto (NULL); /* loaded by the caller */
-  c->EVP_Digest (data, len, md, &ml, c->EVP_sha256 (), NULL);
+  unsigned char md[CAPSULE_SHA256_LEN];
+  capsule_sha256 (data, len, md);
   to_hex (md, 32, out);
 }
 
@@ -146,10 +144,8 @@ head_sign (const unsigned char key[AUDIT_HEAD_KEY_LEN], const char *id, const ch
 {
   cleanup_free char *msg
       = xasprintf (HEAD_MSG_TAG "\n%s\n%s\n%" PRIu64 "\n%s\n%s", id, event, seq, hash, time);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int ml = 0;
-  const struct capsule_crypto *c = capsule_crypto (NULL); /* loaded by the caller */
-  c->HMAC (c->EVP_sha256 (), key, AUDIT_HEAD_KEY_LEN, (const unsigned char *) msg, strlen (msg), md, &ml);
+  unsigned char md[CAPSULE_SHA256_LEN];
+  capsule_hmac_sha256 (key, AUDIT_HEAD_KEY_LEN, msg, strlen (msg), md);
   to_hex (md, 32, sig);
 }
 
@@ -231,14 +227,19 @@ int
 audit_head_record (const char *audit_path, const unsigned char key[AUDIT_HEAD_KEY_LEN], const char *id,
                    const char *event, cr_error_t *err)
 {
-  if (capsule_crypto (err) == NULL) /* libcrypto, loaded on first use */
-    return -1;
   struct audit_log *log = NULL;
   if (audit_open (audit_path, &log, err) < 0)
     return cr_error_wrap (err, "recording the audit head");
   uint64_t seq;
   char hash[65];
   audit_head (log, &seq, hash);
+  /* Lines first, then the head that vouches for them (the head's own fsync
+   * below): after a crash a head never claims lines the disk lost. */
+  if (seq > 0 && audit_datasync (log, err) < 0)
+    {
+      audit_close (log);
+      return cr_error_wrap (err, "recording the audit head");
+    }
   audit_close (log);
   if (seq == 0)
     return 0;
@@ -284,8 +285,6 @@ int
 audit_head_check (const char *audit_path, const unsigned char key[AUDIT_HEAD_KEY_LEN], bool *present, uint64_t *seq,
                   uint64_t *bad_line, char **why, cr_error_t *err)
 {
-  if (capsule_crypto (err) == NULL) /* libcrypto, loaded on first use */
-    return -1;
   *present = false;
   *seq = 0;
   *bad_line = 0;
@@ -320,7 +319,7 @@ audit_head_check (const char *audit_path, const unsigned char key[AUDIT_HEAD_KEY
       *why = xasprintf ("head file `%s`: unknown signature algorithm `%s`", hpath, h.alg);
       ret = 1;
     }
-  else if (strlen (h.sig) != 64 || capsule_crypto (NULL)->CRYPTO_memcmp (sig, h.sig, 64) != 0)
+  else if (strlen (h.sig) != 64 || capsule_memeq_ct (sig, h.sig, 64) != 0)
     {
       *why = xasprintf ("head file `%s`: bad signature (forged head%s)", hpath,
                         h.key_id && strcmp (h.key_id, kid) != 0 ? ", or signed with another node key" : "");

@@ -1,8 +1,10 @@
 /* Cgroups for a container: v1, hybrid (v1 controllers + an extra cgroup2
  * mount at /sys/fs/cgroup/unified) and pure v2 hosts.  cgroupsPath is taken
  * in both forms: "/a/b" (relative to the cgroup roots) and systemd's
- * "slice:prefix:name", which without systemd as PID 1 is translated exactly
- * like runc's cgroupfs manager does (a-b.slice -> /a.slice/a-b.slice/prefix-name.scope). */
+ * "slice:prefix:name", which is translated like runc does
+ * (a-b.slice -> /a.slice/a-b.slice/prefix-name.scope) and created through
+ * cgroupfs (no D-Bus scope); `create`/`run` refuse --systemd-cgroup when
+ * systemd is not init, with runc's error. */
 #ifndef CAPSULE_CGROUP_H
 #define CAPSULE_CGROUP_H
 

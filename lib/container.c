@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -95,6 +96,81 @@ run_hooks (const struct oci_config *c, enum oci_hook_kind kind, const struct cr_
   if (cr_hooks_run (c->hooks.hooks[kind], c->hooks.len[kind], json, err) < 0)
     return cr_error_wrap (err, "%s hook", oci_hook_kind_name (kind));
   return 0;
+}
+
+/* A capsule's own network hook (capsule-hook setup), started in a thread
+ * right after clone so that it works while the init sets up its rootfs;
+ * joined exactly where createRuntime hooks run, so the init goes on only
+ * once the rules and the proxy are in place (or fails with the hook's
+ * error).  Only when it is the sole prestart/createRuntime hook: user hooks
+ * keep their OCI order and see what they always saw. */
+struct early_hook
+{
+  bool started;
+  pthread_t thread;
+  const struct oci_config *c;
+  char *json;
+  int ret;
+  cr_error_t err;
+};
+
+static void *
+early_hook_main (void *arg)
+{
+  struct early_hook *h = arg;
+  h->ret = cr_hooks_run (h->c->hooks.hooks[OCI_HOOK_CREATE_RUNTIME], 1, h->json, &h->err);
+  return NULL;
+}
+
+static bool
+early_hook_start (struct early_hook *h, const struct oci_config *c, bool capsule, int new_flags, bool joins,
+                  const struct cr_state *st)
+{
+  /* Only a fresh netns made by clone itself: one joined by path (a pod's,
+   * a sandbox's) is entered by the init later, and until then the hook
+   * would see the runtime's own. */
+  if (!capsule || c->hooks.len[OCI_HOOK_PRESTART] != 0 || c->hooks.len[OCI_HOOK_CREATE_RUNTIME] != 1
+      || !(new_flags & CLONE_NEWNET) || (new_flags & CLONE_NEWUSER) || joins)
+    return false;
+  cleanup_free const char **ann = annotation_list (c);
+  h->c = c;
+  h->json = cr_state_oci_json (st, "creating", ann, false);
+  if (pthread_create (&h->thread, NULL, early_hook_main, h) != 0)
+    {
+      /* No thread: the hook runs in line, as for any container. */
+      free (h->json);
+      h->json = NULL;
+      return false;
+    }
+  h->started = true;
+  return true;
+}
+
+static int
+early_hook_join (struct early_hook *h, cr_error_t *err)
+{
+  if (!h->started)
+    return 0;
+  pthread_join (h->thread, NULL);
+  h->started = false;
+  if (h->ret < 0)
+    {
+      *err = h->err;
+      h->err = NULL;
+      return cr_error_wrap (err, "%s hook", oci_hook_kind_name (OCI_HOOK_CREATE_RUNTIME));
+    }
+  return 0;
+}
+
+/* Every exit from create waits for the hook: its cleanup needs it finished. */
+static void
+early_hook_release (struct early_hook *h)
+{
+  cr_error_t e = NULL;
+  early_hook_join (h, &e);
+  cr_error_release (&e);
+  cr_error_release (&h->err);
+  free (h->json);
 }
 
 static int
@@ -526,6 +602,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
       cr_init_main (&ia);
     }
   int clone_errno = errno;
+  bool had_joins = joins_len > 0;
   cr_cgroup_selfjoin_close (&sj);
   /* Only the container holds its ends: its output ends when it (and what it started) is gone. */
   stdio_relay_close (relay.child);
@@ -540,6 +617,8 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   /* Recorded at once: a runtime killed from here on leaves a pid for `delete --force`. */
   if (cr_state_write (dirfd, &st, err) < 0)
     return -1;
+  __attribute__ ((cleanup (early_hook_release))) struct early_hook early = { 0 };
+  bool early_net = early_hook_start (&early, c, capsule.enabled, new_flags, had_joins, &st);
 
   /* 6. From the outside: cgroup membership (the child joined the v1
    * hierarchies itself unless it says otherwise), id maps; then let it go. */
@@ -555,7 +634,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   if (cr_sync_expect (sync_fd, CR_SYNC_HOOKS, NULL, err) < 0)
     return -1;
   if (run_hooks (c, OCI_HOOK_PRESTART, &st, "creating", err) < 0
-      || run_hooks (c, OCI_HOOK_CREATE_RUNTIME, &st, "creating", err) < 0)
+      || (early_net ? early_hook_join (&early, err) : run_hooks (c, OCI_HOOK_CREATE_RUNTIME, &st, "creating", err)) < 0)
     return -1;
   if (cr_sync_send (sync_fd, CR_SYNC_HOOKS_DONE, NULL, -1, err) < 0)
     return -1;

@@ -166,6 +166,35 @@ exec_write_pid_file (const char *pid_file, pid_t pid, cr_error_t *err)
   return write_file_atomic (path, buf, (size_t) n, err);
 }
 
+/* The parent's side of the cgroup entry: wait for the child's self-join
+ * report, then write cgroup.procs for whatever is still missing. */
+static int
+exec_cgroup_enter (const struct cr_cgroup *cg, pid_t pid, int sync_fd, bool selfjoin, bool into_cgroup,
+                   cr_error_t *err)
+{
+  bool need_v1 = cg->mode != CR_CGROUP_V2 && !selfjoin;
+  bool need_v2 = cg->mode != CR_CGROUP_V1 && !into_cgroup;
+  if (selfjoin)
+    {
+      enum cr_sync_msg t;
+      cleanup_free char *why = NULL;
+      if (cr_sync_recv (sync_fd, &t, &why, NULL, err) < 0)
+        return cr_error_wrap (err, "exec: wait for the process to join its cgroup");
+      if (t == CR_SYNC_ERROR)
+        return cr_error (err, 0, "%s", why ? why : "exec failed");
+      if (t != CR_SYNC_CGROUP)
+        return cr_error (err, 0, "exec: unexpected sync message %d (wanted %d)", (int) t, (int) CR_SYNC_CGROUP);
+      if (why)
+        {
+          cr_log_debug ("exec: the process could not join its cgroup (%s): moving it from the runtime", why);
+          need_v1 = true;
+        }
+    }
+  if (!need_v1 && !need_v2)
+    return 0;
+  return cr_cgroup_enter_part (cg, pid, need_v1, need_v2, err);
+}
+
 int
 cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_error_t *err)
 {
@@ -304,11 +333,27 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
   /* Non-dumpable before the fork: the child is visible in the container's pid
    * namespace from birth and must never have an openable /proc/PID/exe (CVE-2019-5736). */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* v1 hierarchies: the child joins them itself (no RCU wait, see
+   * cr_cgroup_selfjoin_open), except into a frozen cgroup, where it would
+   * stop before it could tell us. */
+  struct cr_cgroup_selfjoin sj = { NULL, 0 };
+  if (have_cg && !paused_ok)
+    {
+      cr_error_t je = NULL;
+      if (cr_cgroup_selfjoin_open (&cg, &sj, &je) < 0)
+        {
+          cr_log_debug ("exec: cgroup self-join not possible (%s): the runtime moves the process", je->msg);
+          cr_error_release (&je);
+        }
+    }
+  bool selfjoin = sj.n > 0;
+  bool into_cgroup = false;
   pid_t pid;
   if (have_cg && cg.v2_dirfd >= 0)
     {
       struct clone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (unsigned long long) cg.v2_dirfd };
       pid = (pid_t) syscall (SYS_clone3, &ca, sizeof ca);
+      into_cgroup = pid >= 0;
       if (pid < 0)
         pid = fork ();
     }
@@ -318,6 +363,15 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
     {
       cr_error_t e = NULL;
       close (sv[0]);
+      if (selfjoin)
+        {
+          /* First act, before any user code: an empty message is success,
+           * a text is the reason and the parent moves us instead. */
+          cr_error_t je = NULL;
+          cr_cgroup_selfjoin_run (&sj, &je);
+          cr_sync_send (sv[1], CR_SYNC_CGROUP, je ? je->msg : NULL, -1, NULL);
+          cr_error_release (&je);
+        }
       /* Into a frozen cgroup (--ignore-paused) we are left behind until thawed: no death signal then. */
       if (!paused_ok)
         prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -383,6 +437,7 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
       _exit (255);
     }
   int fork_errno = errno;
+  cr_cgroup_selfjoin_close (&sj);
   close (sv[1]);
   if (own_pid >= 0)
     setns (own_pid, CLONE_NEWPID);
@@ -397,9 +452,9 @@ cr_container_exec (struct cr_context *ctx, const struct cr_exec_opts *o, cr_erro
   cr_state_release (&st);
   if (pid < 0)
     return cr_error (err, fork_errno, "fork exec process");
-  /* CLONE_INTO_CGROUP covers the v2 hierarchy only: v1 and hybrid hosts need the
-   * writes, done before the child may go on. */
-  if ((have_cg && (cg.v2_dirfd < 0 || cg.mode != CR_CGROUP_V2) && cr_cgroup_enter (&cg, pid, err) < 0)
+  /* The child is in every hierarchy of the container before GO: v1 by its
+   * self-join (or by us if it could not), v2/unified by CLONE_INTO_CGROUP (or by us). */
+  if ((have_cg && exec_cgroup_enter (&cg, pid, sync_fd, selfjoin, into_cgroup, err) < 0)
       || cr_sync_send (sync_fd, CR_SYNC_GO, NULL, -1, err) < 0)
     {
       kill (pid, SIGKILL);

@@ -22,20 +22,6 @@
 
 /* ---- detection --------------------------------------------------------- */
 
-static char *
-slurp_line (const char *path)
-{
-  cleanup_free char *t = NULL;
-  cr_error_t e = NULL;
-  if (read_file (path, &t, NULL, &e) < 0)
-    {
-      cr_error_release (&e);
-      return NULL;
-    }
-  t[strcspn (t, "\n")] = '\0';
-  return steal_pointer (&t);
-}
-
 static bool
 in_list (const char *list, const char *name)
 {
@@ -49,11 +35,11 @@ in_list (const char *list, const char *name)
 bool
 capsule_lsm_apparmor_enabled (void)
 {
-  cleanup_free char *en = slurp_line ("/sys/module/apparmor/parameters/enabled");
+  cleanup_free char *en = read_first_line ("/sys/module/apparmor/parameters/enabled");
   if (en == NULL || en[0] != 'Y')
     return false;
   /* Built in and enabled, but maybe left out of lsm=: the list decides when it is readable. */
-  cleanup_free char *list = slurp_line ("/sys/kernel/security/lsm");
+  cleanup_free char *list = read_first_line ("/sys/kernel/security/lsm");
   return list == NULL || in_list (list, "apparmor");
 }
 
@@ -66,7 +52,7 @@ capsule_lsm_selinux_enabled (void)
 char *
 capsule_lsm_list (void)
 {
-  char *list = slurp_line ("/sys/kernel/security/lsm");
+  char *list = read_first_line ("/sys/kernel/security/lsm");
   if (list)
     return list;
   /* securityfs not mounted: what the module parameters and selinuxfs show. */

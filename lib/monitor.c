@@ -305,6 +305,27 @@ root_of (const char *state_dir)
   return root;
 }
 
+/* Atomic (rename) but not fsync'ed: the file names a live process, and
+ * after a crash there is no monitor left to name; state.json is written
+ * the same way. */
+static int
+monitor_pid_write (const char *path, const char *buf, size_t len, cr_error_t *err)
+{
+  cleanup_free char *tmp = xasprintf ("%s.tmp.%d", path, (int) getpid ());
+  cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return cr_error_errno (err, "capsule monitor: create `%s`", tmp);
+  if (write_all (fd, buf, len, err) < 0 || rename (tmp, path) < 0)
+    {
+      int saved = errno;
+      unlink (tmp);
+      if (err && *err)
+        return cr_error_wrap (err, "capsule monitor: `%s`", path);
+      return cr_error (err, saved, "capsule monitor: rename `%s`", tmp);
+    }
+  return 0;
+}
+
 int
 capsule_monitor_start (const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
                        const char *cgroup_path, cr_error_t *err)
@@ -339,40 +360,30 @@ capsule_monitor_start (const char *state_dir, const struct capsule_effective *ef
     return cr_error_errno (err, "capsule monitor: pidfd_open %d", (int) init_pid);
   if (cr_proc_start_time (init_pid) != init_start || init_start == 0)
     return cr_error (err, ESRCH, "capsule monitor: container init %d", (int) init_pid);
-  int pp[2];
-  if (pipe2 (pp, O_CLOEXEC) < 0)
-    return cr_error_errno (err, "capsule monitor: pipe");
-  pid_t child = fork ();
-  if (child < 0)
+  /* One fork, not two: the runtime is a child subreaper, so a grandchild
+   * would come back to it anyway; the child gets its own session and the
+   * pid is known at once, without waiting for anything to be scheduled.
+   * What can fail is done before the fork. */
+  cleanup_close int hp = fcntl (pidfd, F_DUPFD_CLOEXEC, 100);
+  cleanup_close int hi = ifd >= 0 ? fcntl (ifd, F_DUPFD_CLOEXEC, 100) : -1;
+  if (hp < 0 || (ifd >= 0 && hi < 0))
+    return cr_error_errno (err, "capsule monitor: dup");
+  pid_t mon = fork ();
+  if (mon < 0)
+    return cr_error_errno (err, "capsule monitor: fork");
+  if (mon == 0)
     {
-      close (pp[0]);
-      close (pp[1]);
-      return cr_error_errno (err, "capsule monitor: fork");
-    }
-  if (child == 0)
-    {
-      close (pp[0]);
       setsid ();
-      pid_t gc = fork ();
-      if (gc != 0)
-        _exit (gc < 0);
       sigset_t all;
       sigemptyset (&all);
       sigprocmask (SIG_SETMASK, &all, NULL);
       for (int s = 1; s < NSIG; s++)
         signal (s, SIG_DFL);
       signal (SIGPIPE, SIG_IGN);
-      if (chdir ("/") < 0)
-        _exit (1);
-      pid_t me = getpid ();
-      if (write (pp[1], &me, sizeof me) != sizeof me)
-        _exit (1);
-      close (pp[1]);
-      detach_stdio ();
       /* Keep only the pidfd (3) and the inotify fd (4); close everything above. */
-      int hp = fcntl (pidfd, F_DUPFD_CLOEXEC, 100), hi = ifd >= 0 ? fcntl (ifd, F_DUPFD_CLOEXEC, 100) : -1;
-      if (hp < 0 || (ifd >= 0 && hi < 0) || dup2 (hp, 3) < 0 || (hi >= 0 && dup2 (hi, 4) < 0))
+      if (chdir ("/") < 0 || dup2 (hp, 3) < 0 || (hi >= 0 && dup2 (hi, 4) < 0))
         _exit (1);
+      detach_stdio ();
       syscall (SYS_close_range, hi >= 0 ? 5U : 4U, ~0U, 0U);
       fcntl (3, F_SETFD, FD_CLOEXEC);
       if (hi >= 0)
@@ -382,17 +393,10 @@ capsule_monitor_start (const char *state_dir, const struct capsule_effective *ef
       m.ifd = hi >= 0 ? 4 : -1;
       monitor_main (&m);
     }
-  close (pp[1]);
-  waitpid (child, NULL, 0);
-  pid_t mon = 0;
-  ssize_t n = read (pp[0], &mon, sizeof mon);
-  close (pp[0]);
-  if (n != sizeof mon || mon <= 0)
-    return cr_error (err, 0, "capsule monitor: did not start");
   char buf[64];
   int len = snprintf (buf, sizeof buf, "%d %llu\n", (int) mon, cr_proc_start_time (mon));
   cleanup_free char *path = xasprintf ("%s/monitor.pid", state_dir);
-  if (write_file_atomic (path, buf, (size_t) len, err) < 0)
+  if (monitor_pid_write (path, buf, (size_t) len, err) < 0)
     {
       kill (mon, SIGKILL);
       return -1;

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -202,4 +203,29 @@ rm_rf (const char *path, cr_error_t *err)
   if (lstat (path, &st) < 0)
     return errno == ENOENT ? 0 : cr_error_errno (err, "stat `%s`", path);
   return rm_rf_at (AT_FDCWD, path, st.st_dev, err);
+}
+
+char *
+read_first_line (const char *path)
+{
+  cleanup_free char *t = NULL;
+  cr_error_t e = NULL;
+  if (read_file (path, &t, NULL, &e) < 0)
+    {
+      cr_error_release (&e);
+      return NULL;
+    }
+  t[strcspn (t, "\n")] = '\0';
+  return steal_pointer (&t);
+}
+
+char *
+dir_find_entry (const char *dir, bool (*match) (const char *dir, const char *name, void *data), void *data)
+{
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    if (de->d_name[0] != '.' && match (dir, de->d_name, data))
+      return xstrdup (de->d_name);
+  return NULL;
 }

@@ -45,5 +45,10 @@ int write_file_atomic (const char *path, const void *data, size_t len, cr_error_
 int mkdir_p (const char *path, mode_t mode, cr_error_t *err);
 /* rm -rf that does not cross mount points. */
 int rm_rf (const char *path, cr_error_t *err);
+/* The first line of a small file (no newline), NULL if it cannot be read.  malloc'd. */
+char *read_first_line (const char *path);
+/* The first entry of dir (dot entries skipped) that match accepts, NULL if
+ * none or dir cannot be read.  malloc'd. */
+char *dir_find_entry (const char *dir, bool (*match) (const char *dir, const char *name, void *data), void *data);
 
 #endif

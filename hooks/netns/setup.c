@@ -170,9 +170,9 @@ proxy_args (const struct hook_opts *o, const struct hook_state *st, const char *
 
 /* `capsule-proxy --check` with the real arguments, so a configuration the
  * proxy refuses fails create with its reason instead of a restart loop.  It
- * runs while we pin the netns and install the rules (its own startup is a
- * few ms of loading OpenSSL); its verdict is read before the supervisor is
- * started. */
+ * runs while we pin the netns, install the rules and start the supervisor
+ * (its own startup is a few ms of loading OpenSSL); its verdict is read
+ * last, before the hook answers. */
 struct proxy_check
 {
   pid_t pid;
@@ -456,10 +456,14 @@ setup_locked (struct hook_opts *o, const struct hook_state *st, cr_error_t *err)
           || add_member (key, o->state_dir, err) < 0)
         ret = -1;
     }
-  if (ret == 0)
-    ret = proxy_check_finish (&check, err);
+  /* The supervisor (and the real proxy) start while the check may still
+   * run: it costs a proxy start (OpenSSL) and so does the supervisor, so the
+   * two overlap.  The container still waits for both verdicts; a refusal
+   * fails the hook and the runtime's cleanup stops the supervisor. */
   if (ret == 0)
     ret = spawn_supervisor (o, st, pod, socks, nft_fd, err);
+  if (ret == 0)
+    ret = proxy_check_finish (&check, err);
   for (int i = 0; i < SOCK__N; i++)
     if (socks[i] >= 0)
       close (socks[i]);

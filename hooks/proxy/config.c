@@ -509,7 +509,11 @@ config_build_policy (const struct proxy_config *c, struct policy **policy, struc
       for (size_t i = 0; names && i < k; i++)
         if (rules[i].kind == EGRESS_HOST_NAME)
           names[nn++] = rules[i].host;
-      if (names)
+      /* On reload the loop must not wait: the names are only registered and
+       * looked up by the resolver workers once they start. */
+      if (names && c->reload)
+        resolver_want (res, names, nn);
+      else if (names)
         resolver_prefetch (res, names, nn, 5000);
       free (names);
     }

@@ -197,6 +197,7 @@ struct conn
   int addr_i;
   bool tunnel_after_connect;
   bool dead;
+  bool gated; /* its allow decision is queued: no I/O until conn_flush_gated */
   /* TLS interception */
   bool intercept;
   SSL *cssl, *ussl;
@@ -212,6 +213,7 @@ struct conn
 
 static void conn_free (struct conn *c);
 static void pump (struct conn *c);
+static void respond_error (struct conn *c, int status, const char *reason_phrase, const char *msg);
 
 static void
 drop_secret (struct conn *c)
@@ -376,6 +378,32 @@ conn_free (struct conn *c)
   c->next = px->dead;
   c->prev = NULL;
   px->dead = c;
+}
+
+void
+conn_flush_gated (struct proxy *px)
+{
+  px->batching = false; /* decisions made from here on are written at once */
+  if (px->n_gated == 0)
+    return;
+  bool ok = paudit_flush_gated (px) == 0;
+  size_t n = px->n_gated;
+  px->n_gated = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct conn *c = px->gated[i];
+      c->gated = false;
+      if (c->dead)
+        continue;
+      if (!ok)
+        {
+          /* not on record: the request is never forwarded (as when an
+           * immediate decision line cannot be written) */
+          c->in_exchange = false;
+          respond_error (c, 503, "Service Unavailable", "audit log unavailable");
+        }
+      pump (c);
+    }
 }
 
 void
@@ -926,11 +954,17 @@ handle_head (struct conn *c)
   if (c->secret)
     snprintf (credmsg, sizeof credmsg, "credential %s injected as %s", cred->c.name, cred->c.header);
   req_audit (c, &r, "allow", credmsg);
-  if (paudit_decision (c->px, &r) < 0)
+  char key[sizeof c->up_key];
+  snprintf (key, sizeof key, "%s%s|%d", c->intercept ? "tls|" : "", c->host, c->port);
+  /* On a reused upstream nothing happens before the next pump, so the line
+   * can wait for the batch's single write; a new one is dialled right away. */
+  bool gated = same_upstream (c, key) && paudit_gate (c->px, c, &r);
+  if (!gated && paudit_decision (c->px, &r) < 0)
     {
       respond_error (c, 503, "Service Unavailable", "audit log unavailable");
       return true;
     }
+  c->gated = gated;
   c->in_exchange = true;
   c->up_bytes = hl;
   buf_consume (&c->cin, hl);
@@ -946,8 +980,6 @@ handle_head (struct conn *c)
   c->resp_head_done = false;
   c->req_pending = c->resp_pending = 0;
 
-  char key[sizeof c->up_key];
-  snprintf (key, sizeof key, "%s%s|%d", c->intercept ? "tls|" : "", c->host, c->port);
   if (same_upstream (c, key))
     c->st = ST_FORWARD;
   else
@@ -1711,7 +1743,7 @@ step (struct conn *c, bool *progress)
 static void
 pump (struct conn *c)
 {
-  for (int guard = 0; guard < 10000; guard++)
+  for (int guard = 0; guard < 10000 && !c->gated; guard++)
     {
       bool progress = false;
       if (step (c, &progress) < 0)

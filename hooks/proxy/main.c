@@ -196,9 +196,10 @@ parse_fd (const char *s)
 
 /* Load everything that SIGHUP reloads: rules, pins (config file + flags). */
 static int
-load_policy (struct proxy_config *flags, struct policy **pol, struct resolver **res, cr_error_t *err)
+load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struct resolver **res, cr_error_t *err)
 {
   struct proxy_config eff = *flags;
+  eff.reload = reload;
   /* the file's lists are appended to copies of the flag lists */
   eff.rules = NULL, eff.n_rules = 0, eff.annot_rules = NULL, eff.n_annot = 0, eff.pins = NULL, eff.n_pins = 0;
   struct proxy_config file;
@@ -390,7 +391,7 @@ main (int argc, char **argv)
   struct proxy px = { 0 };
   px.cfg = &cfg;
   px.listen_fd = px.transparent_fd = px.dns_fd = px.dns_tcp_fd = -1;
-  if (load_policy (&cfg, &px.policy, &px.resolver, &err) < 0)
+  if (load_policy (&cfg, false, &px.policy, &px.resolver, &err) < 0)
     {
       fprintf (stderr, "capsule-proxy: %s\n", err->msg);
       return 1;
@@ -547,6 +548,7 @@ main (int argc, char **argv)
       int n = epoll_wait (px.epfd, evs, 256, 1000);
       px.now_ms = proxy_now_ms ();
       audit_hold (px.audit, true); /* one flock per batch of events */
+      px.batching = true;
       for (int i = 0; i < n; i++)
         {
           struct ev *ev = evs[i].data.ptr;
@@ -579,7 +581,8 @@ main (int argc, char **argv)
                       {
                         struct policy *np = NULL;
                         struct resolver *nr = NULL;
-                        if (load_policy (&cfg, &np, &nr, &err) < 0 || resolver_start_async (nr, &err) < 0)
+                        if (load_policy (&cfg, true, &np, &nr, &err) < 0
+                            || (resolver_adopt (nr, px.resolver), resolver_start_async (nr, &err)) < 0)
                           {
                             fprintf (stderr, "capsule-proxy: reload failed, keeping the old policy: %s\n", err->msg);
                             paudit_event (&px, "proxy.reload-failed", err->msg);
@@ -610,6 +613,7 @@ main (int argc, char **argv)
               }
             }
         }
+      conn_flush_gated (&px);
       /* freed only now: a later event of this batch may name a closed connection */
       conn_reap (&px);
       audit_hold (px.audit, false);
@@ -629,6 +633,7 @@ main (int argc, char **argv)
     }
   conn_close_all (&px);
   conn_reap (&px);
+  paudit_free_gated (&px);
   broker_stop (&px);
   paudit_event (&px, "proxy.stop", "signal");
   audit_close (px.audit);

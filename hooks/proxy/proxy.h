@@ -39,6 +39,7 @@ struct proxy_config
   char *upstream_ca;   /* trust anchors for re-originated TLS (default: system store) */
   char *gateway;       /* capsule/egress.gateway "host:port": every allowed request leaves through it */
   bool check;
+  bool reload;         /* SIGHUP: no blocking pre-resolve (names come from the old cache or the workers) */
 };
 
 /* What an epoll event points at. */
@@ -83,6 +84,14 @@ struct proxy
   uint64_t now_ms;
   uint64_t last_sync_ms;
   uint64_t requests; /* decisions made (for stats) */
+  /* Inside one epoll batch (audit lock held) allow decisions on a reused
+   * upstream are queued and written with one write(2) at the batch's end,
+   * before any of those requests is forwarded (conn_flush_gated). */
+  bool batching;
+  struct conn **gated;
+  size_t n_gated;
+  char *gate_buf; /* their JSON objects, NUL-separated */
+  size_t gate_len;
 };
 
 uint64_t proxy_now_ms (void);
@@ -105,6 +114,8 @@ void conn_event (struct proxy *px, struct ev *ev, uint32_t events);
 void conn_timers (struct proxy *px);
 void conn_close_all (struct proxy *px);
 void conn_reap (struct proxy *px);
+/* End of a batch: write the queued decisions, then let their requests go. */
+void conn_flush_gated (struct proxy *px);
 void conn_release_pool (void);
 /* Lookups finished: connections waiting for a name try again. */
 void conn_resolved (struct proxy *px);
@@ -135,5 +146,17 @@ struct paudit_req
 int paudit_decision (struct proxy *px, const struct paudit_req *r);
 void paudit_done (struct proxy *px, const struct paudit_req *r, int status, uint64_t up, uint64_t down,
                   uint64_t duration_ms);
+/* Queue an allow decision during a batch (see struct proxy): false when
+ * not batching or the queue is full (then write it with paudit_decision). */
+bool paudit_gate (struct proxy *px, struct conn *c, const struct paudit_req *r);
+/* Append the queued lines, the last one with audit_append (one write(2)
+ * carries them and the deferred completions); -1 if it failed. */
+int paudit_flush_gated (struct proxy *px);
+void paudit_free_gated (struct proxy *px);
+/* The two lines' JSON objects (NUL-terminated; returns the length), built
+ * without snprintf: what paudit_decision / paudit_done append. */
+size_t paudit_format_decision (char *out, size_t cap, const char *capsule_id, const struct paudit_req *r);
+size_t paudit_format_done (char *out, size_t cap, const char *capsule_id, const struct paudit_req *r, int status,
+                           uint64_t up, uint64_t down, uint64_t duration_ms);
 
 #endif

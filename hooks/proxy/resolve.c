@@ -282,6 +282,32 @@ resolver_prefetch (struct resolver *r, const char *const *hosts, size_t n, int t
     free (cbs);
 }
 
+void
+resolver_want (struct resolver *r, const char *const *hosts, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    lookup (r, hosts[i], true);
+}
+
+void
+resolver_adopt (struct resolver *r, const struct resolver *old)
+{
+  if (old == NULL)
+    return;
+  for (int i = 0; i < RBUCKETS; i++)
+    for (const struct rentry *o = old->b[i]; o; o = o->next)
+      {
+        if (o->pinned || (o->addrs.n == 0 && !o->failed))
+          continue;
+        struct rentry *e = lookup (r, o->host, true);
+        if (e->pinned)
+          continue;
+        e->addrs = o->addrs;
+        e->failed = o->failed;
+        e->expires_ms = o->expires_ms;
+      }
+}
+
 int
 resolver_get (struct resolver *r, const char *host, enum egress_host_kind kind, struct resolve_addrs *out)
 {
@@ -490,6 +516,11 @@ resolver_start_async (struct resolver *r, cr_error_t *err)
       errno = e;
       return cr_error_errno (err, "starting the resolver threads");
     }
+  /* names registered but never answered (resolver_want, prefetch stragglers) */
+  for (int i = 0; i < RBUCKETS; i++)
+    for (struct rentry *en = r->b[i]; en; en = en->next)
+      if (!en->pinned && !en->pending && en->addrs.n == 0 && !en->failed)
+        resolver_kick (r, en->host, EGRESS_HOST_NAME);
   return 0;
 }
 

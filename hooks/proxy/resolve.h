@@ -46,6 +46,12 @@ int resolver_collect (struct resolver *r);
 int resolver_kick (struct resolver *r, const char *host, enum egress_host_kind kind);
 /* Resolve many names concurrently, waiting at most timeout_ms in total. */
 void resolver_prefetch (struct resolver *r, const char *const *hosts, size_t n, int timeout_ms);
+/* Register names without looking them up: resolver_start_async queues a
+ * background lookup for every registered name that has no answer yet. */
+void resolver_want (struct resolver *r, const char *const *hosts, size_t n);
+/* Copy old's answers (not its pins) for names r has not pinned, so a reload
+ * keeps serving what was resolved before; call before resolver_start_async. */
+void resolver_adopt (struct resolver *r, const struct resolver *old);
 /* Addresses of a normalised host (IP literals resolve to themselves).  0 ok
  * (n may be 0: no address), -1 resolution failed (or, with the worker,
  * not known yet: call resolver_kick first). */

@@ -109,6 +109,22 @@ t_match "--read-only: EROFS" "Read-only file system" "$(cat "$T_TMP/o")"
 out=$(P run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 "${RUNF[@]}" "$IMG" /bin/sh -c 'cat /proc/self/uid_map; id -u' 2>&1)
 t_match "--uidmap: uid_map inside" "^ *0 +200000 +65536" "$out"
 t_match "--uidmap: root inside" "0$" "$out"
+# A volume owned by the mapped root on the host: what root (and uid 1000)
+# inside writes lands as 200000 (200000+1000) on the host; exit code kept.
+mkdir -p "$D/vol"
+chown 200000:200000 "$D/vol"
+chmod 1777 "$D/vol"
+out=$(P run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 -v "$D/vol:/vol" "${RUNF[@]}" "$IMG" \
+      /bin/sh -c 'id; echo root >/vol/by-root; exit 5' 2>&1); rc=$?
+t_eq "--uidmap: exit code 5 propagated" 5 $rc
+t_match "--uidmap: id inside is root" "^uid=0\(root\) gid=0\(root\)" "$out"
+t_eq "--uidmap: file written in the volume is owned by the mapped uid on the host" "200000:200000" "$(stat -c %u:%g "$D/vol/by-root" 2>&1)"
+P run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 --user 1000:1000 -v "$D/vol:/vol" "${RUNF[@]}" "$IMG" \
+  /bin/sh -c 'id -u; touch /vol/by-1000' >"$T_TMP/o" 2>&1
+t_eq "--uidmap --user 1000: uid inside" 1000 "$(head -1 "$T_TMP/o")"
+t_eq "--uidmap --user 1000: the file is 201000 on the host" "201000:201000" "$(stat -c %u:%g "$D/vol/by-1000" 2>&1)"
+t_eq "--uidmap: the host's root-owned files are nobody inside" "65534" \
+  "$(P run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 -v "$D/tmp:/hostdir:ro" "${RUNF[@]}" "$IMG" stat -c %u /hostdir 2>&1)"
 P run -d --name k-$$ "${RUNF[@]}" "$IMG" /bin/sleep 1000 >/dev/null 2>&1
 P kill -s KILL k-$$ >/dev/null 2>&1; P wait k-$$ >"$T_TMP/o" 2>&1
 t_eq "podman kill -s KILL: exit code 137" 137 "$(cat "$T_TMP/o")"

@@ -65,6 +65,25 @@ d_err "bundle without config.json" "config.json" create -b "$T_TMP/nocfg" er2
 for w in ref test; do RR $w state er2 >/dev/null 2>&1; eval "rc_$w=\$?"; done
 d_same "failed create leaves no container behind" "$rc_ref" "$rc_test"
 
+# --systemd-cgroup on a host without systemd as init: runc refuses to create
+# (no systemd cgroup manager); so must we, instead of quietly using cgroupfs.
+if [ -d /run/systemd/system ]; then
+  t_skip "--systemd-cgroup refusal: systemd runs on this host"
+else
+  d_pair sd /bin/true
+  d_cfg2 sd '.linux.cgroupsPath="capsule_test.slice:diff:sd"'
+  d_cleanup sd
+  for v in run create; do
+    d_err "--systemd-cgroup $v without systemd" "systemd not running on this host, cannot use systemd cgroups manager" \
+      --systemd-cgroup $v -b "$T_TMP/sd/ref" sd
+    for w in ref test; do RR $w state sd >/dev/null 2>&1; eval "rc_$w=\$?"; done
+    d_same "--systemd-cgroup $v refused: no container left" "$rc_ref" "$rc_test"
+  done
+  t_eq "--systemd-cgroup refused: no cgroup made" absent \
+    "$([ -e /sys/fs/cgroup/pids/capsule_test.slice ] || [ -e /sys/fs/cgroup/unified/capsule_test.slice ] && echo present || echo absent)"
+  d_err "--systemd-cgroup state (no cgroup manager needed)" "does not exist" --systemd-cgroup state sd
+fi
+
 # --log FILE --log-format json: one JSON object per error with level/msg/time.
 for w in ref test; do
   : >"$T_TMP/log-$w"

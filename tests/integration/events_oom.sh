@@ -2,15 +2,8 @@
 # `events` reports a memory-limit OOM kill inside the container as it happens
 # (runc's {"type":"oom","id":ID} line), well before the next stats interval,
 # and the killed process is the one inside the container.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox timeout
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sleep 1000
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "timeout" /bin/sleep 1000
 # 32 MiB and no swap on top (memory+swap = memory), so the hog is OOM-killed.
 cfg_set "$B" '.linux.resources.memory={"limit":33554432,"swap":33554432}'
 id=oom-$$

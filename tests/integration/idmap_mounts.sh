@@ -3,16 +3,9 @@
 # mount type): a tmpfs made with fsopen/fsmount and idmapped with the mount's
 # mappings (Linux >= 6.3), with and without a container user namespace; a
 # filesystem the kernel cannot idmap is refused with a clear error.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
 chmod 755 "$T_TMP"
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sleep 1000
+it_setup "" /bin/sleep 1000
 MAP='[{"containerID":0,"hostID":100000,"size":65536}]'
 # idt TYPE: an idmapped TYPE mount at /idt, root inode owned by 1000:1000 on disk.
 idt() {

@@ -2,15 +2,8 @@
 # Container lifecycle on real busybox bundles: create/start/state/kill/delete,
 # run exit codes, list, error wording clients match on, namespaces, mounts,
 # rlimits, capabilities, hooks, cgroup limits, and a runtime killed mid-create.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sh -c 'exit 0'
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "" /bin/sh -c 'exit 0'
 
 # --- run: exit codes ---------------------------------------------------------
 cfg_set "$B" '.process.args=["/bin/sh","-c","exit 3"]'

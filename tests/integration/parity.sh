@@ -1,15 +1,8 @@
 #!/bin/bash
 # runc parity of the secondary verbs: exec (every flag clients pass), ps,
 # pause/resume, update, events --stats, checkpoint/restore refusal.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sleep 1000
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "" /bin/sleep 1000
 # A counter in the workspace: pause must stop it advancing.
 cfg_set "$B" '.process.args=["/bin/sh","-c","i=0; while :; do i=$((i+1)); echo $i >/tmp/count.n; mv /tmp/count.n /tmp/count; sleep 0.05; done"] | .root.readonly=false | .process.noNewPrivileges=false'
 id=par-$$

@@ -1,15 +1,8 @@
 #!/bin/bash
 # Linux extras of the runtime spec: timeOffsets (time namespace), personality,
 # ioPriority, scheduler, and the LSM / intelRdt fields on a host without them.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/true
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "" /bin/true
 inside() { cfg_set "$B" '.process.args=["/bin/sh","-c",$c]' --arg c "$1"; R run -b "$B" "lx-$$-$RANDOM" 2>&1; }
 
 # --- time namespace + offsets ---------------------------------------------------

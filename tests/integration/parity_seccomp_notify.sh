@@ -2,15 +2,8 @@
 # SCMP_ACT_NOTIFY: the runtime hands the notify fd of pid 1 (create) and of an
 # exec'd process to the agent at linux.seccomp.listenerPath with the
 # containerProcessState JSON; the agent's answers reach the container.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox python3
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sh -c 'mkdir /tmp/by-init; echo init-mkdir-rc=$?; exec sleep 1000'
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "python3" /bin/sh -c 'mkdir /tmp/by-init; echo init-mkdir-rc=$?; exec sleep 1000'
 cfg_set "$B" '.root.readonly=false | .linux.seccomp={"defaultAction":"SCMP_ACT_ALLOW","listenerPath":$l,"listenerMetadata":"capsule-meta",
   "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_AARCH64"],
   "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_NOTIFY"}]}' --arg l "$T_TMP/agent.sock"

@@ -1,14 +1,8 @@
 #!/bin/bash
 # The security baseline of SPEC §3: each CVE class is attacked from inside a
 # container (or through a hostile bundle) and shown to fail.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/true
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
+it_setup "" /bin/true
 inside() { cfg_set "$B" '.process.args=["/bin/sh","-c",$c]' --arg c "$1"; R run -b "$B" "sec-$$-$RANDOM" 2>&1; }
 
 # CVE-2024-21626: no runtime fd leaks into the container; a cwd through a leaked fd is refused.

@@ -2,16 +2,9 @@
 # Terminals and inherited fds: --console-socket (SCM_RIGHTS of the pty master,
 # as containerd/conmon receive it), consoleSize, exec -t, foreground run -t,
 # --preserve-fds and LISTEN_FDS socket activation.
-. "$CAPSULE_SRC/tests/lib.sh"
-t_need_root
-t_need_cmd jq busybox python3
-[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-
-ROOT=$T_TMP/root
-R() { "$RUNTIME" --root "$ROOT" "$@"; }
+. "$CAPSULE_SRC/tests/integration/helpers/common.sh"
 RECV="$CAPSULE_SRC/tests/integration/helpers/console_recv.py"
-B=$T_TMP/bundle
-mk_bundle "$B" /bin/sh -c 'tty; stty size; echo pid1-says-hi'
+it_setup "python3" /bin/sh -c 'tty; stty size; echo pid1-says-hi'
 cfg_set "$B" '.process.terminal=true | .process.consoleSize={height:41,width:101}'
 
 # start_recv NAME [INPUT]: a receiver listening on $T_TMP/NAME.sock, output in $T_TMP/NAME.out

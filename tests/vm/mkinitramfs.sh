@@ -56,7 +56,7 @@ cp -a "$CAPSULE_SRC/tests" "$R/src/"
 M=/lib/modules/$kver
 want="crc32c_generic crc32c_intel veth dummy overlay nf_tables nft_chain_nat nft_ct nft_nat nft_redir nft_masq nft_reject_inet
       nft_fib_inet nft_limit nft_socket nft_tproxy nft_numgen nft_hash nft_quota nft_counter
-      nf_nat nf_conntrack nfnetlink_log xt_mark nf_tables_set"
+      nf_nat nf_conntrack nfnetlink_log xt_mark nf_tables_set brd"
 declare -A seen=()
 order=()
 add_mod() {   # add_mod RELPATH: deps first (depth-first over modules.dep)

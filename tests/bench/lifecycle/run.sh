@@ -89,6 +89,17 @@ if R test run -b "$W/capprobe-b" capprobe-$$ >"$W/capprobe" 2>&1; then
     t0=$(now); R ref run -b "$W/ref" kr$i-$$ >/dev/null 2>&1 || fail_ref=$((fail_ref+1)); t1=$(now)
     echo $((t1-t0)) >>"$W/cap-ref"
   done
+  # Issue 5: the same capsule without the network part, against capsule-runc's
+  # own plain run.  CAPSULE_HOOK=/bin/true stands in for capsule-hook (setup
+  # and teardown become a no-op exec): admission, Landlock, the capsule
+  # seccomp filter, the audit chain, the monitor and its signed head stay.
+  echo "# capsule run without the network part x$N (interleaved with capsule-runc's plain run)"
+  for i in $(seq "$N"); do
+    t0=$(now); CAPSULE_HOOK=/bin/true R test run -b "$W/cap" h$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
+    echo $((t1-t0)) >>"$W/capnn-test"
+    t0=$(now); R test run -b "$W/test" hp$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
+    echo $((t1-t0)) >>"$W/capnn-plain"
+  done
   cap_note=measured
 else
   cap_note="no confined capsule run (probe: $(head -c 200 "$W/capprobe" | tr '\n' ' '))"
@@ -119,6 +130,9 @@ report() {
     read -r km kmed kp <<<"$(stats "$W/cap-test")"
     read -r kr krmed krp <<<"$(stats "$W/cap-ref")"
     echo "| capsule \`run /bin/true\` (capsule/profile=default: confinement, nft rules, proxy, monitor; N=$N) | (plain run, interleaved) $kr / $krmed / $krp | $km / $kmed / $kp | $(ratio "$kmed" "$krmed") |"
+    read -r nm nmed np <<<"$(stats "$W/capnn-test")"
+    read -r pm pmed pp <<<"$(stats "$W/capnn-plain")"
+    echo "| capsule \`run /bin/true\` without the network part (CAPSULE_HOOK=/bin/true; N=$N), vs **capsule-runc's** plain run | (capsule-runc plain run, interleaved) $pm / $pmed / $pp | $nm / $nmed / $np | $(ratio "$nmed" "$pmed") (vs capsule-runc) |"
   fi
   echo
   echo "| peak RSS of \`run /bin/true\` (median of 5, GNU time %M: the runtime and the children it reaps) | runc | capsule-runc | ratio |"

@@ -5,7 +5,8 @@
 # connections; CONNECT tunnel throughput on a 1 GiB transfer vs direct.
 # Not part of ctest (timing).  Prints a markdown table.
 # Env: DURATION (10s), CONNS (32), RUNS (3: direct and capsule-proxy runs,
-# interleaved, medians reported), PROXY (capsule-proxy binary).
+# interleaved, medians reported), C1_DURATION (5s: the -c1 latency runs),
+# CONNECT_RUNS (5), PROXY (capsule-proxy binary).
 set -u
 src=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${CAPSULE_BUILD:-$src/build}
@@ -153,6 +154,20 @@ echo "added p50 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "
 echo "added p99 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "${c[2]}")" -v b="$(to_ms "${d[2]}")" 'BEGIN{printf "%.3f ms", a-b}')"
 echo "capsule-proxy CPU per request: $(awk -v m="$cms" -v r="$creq" 'BEGIN{printf "%.1f us", r ? m*1000/r : 0}')"
 echo "audit: $lines lines, chain $chain"
+
+# --- one connection (no queueing): what the proxy itself adds per request,
+# apart from run-queue contention of three busy processes on few CPUs
+C1_DURATION=${C1_DURATION:-5s}
+: >"$T/c1-direct"; : >"$T/c1-capsule"
+for i in $(seq "$RUNS"); do
+  CONNS=1 DURATION=$C1_DURATION run_wrk c1-direct "$NG" >>"$T/c1-direct"
+  CONNS=1 DURATION=$C1_DURATION run_wrk c1-capsule "$CP" "$T/abs.lua" >>"$T/c1-capsule"
+done
+for k in direct capsule; do echo "runs -c1 $k (req/s p50 p99 non-2xx):"; sed 's/^/  /' "$T/c1-$k"; done
+c1d50=$(median_field 2 <"$T/c1-direct"); c1c50=$(median_field 2 <"$T/c1-capsule")
+c1d99=$(median_field 3 <"$T/c1-direct"); c1c99=$(median_field 3 <"$T/c1-capsule")
+echo "-c1 p50 direct / capsule-proxy: $c1d50 / $c1c50 ms (added $(awk -v a="$c1c50" -v b="$c1d50" 'BEGIN{printf "%.3f", a-b}') ms)"
+echo "-c1 p99 direct / capsule-proxy: $c1d99 / $c1c99 ms (added $(awk -v a="$c1c99" -v b="$c1d99" 'BEGIN{printf "%.3f", a-b}') ms)"
 
 # --- RSS with 1000 idle keep-alive connections
 cat >"$T/idle.py" <<'PY'
