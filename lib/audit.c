@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -24,6 +26,9 @@ struct audit_log
   char prev[65];     /* hex hash of the last line */
   off_t known_end;   /* file size after our last write/read */
   bool dirty;
+  uint64_t wgen;     /* audit_wgen after our last write */
+  dev_t dev;         /* the file, to know whose sync covers our writes */
+  ino_t ino;
   bool hold;         /* keep the lock between appends (audit_hold) */
   bool locked;
   char *pend;        /* deferred lines (audit_append_deferred), written with the next line */
@@ -33,6 +38,44 @@ struct audit_log
 };
 
 #define AUDIT_PEND_MAX 65536
+
+/* fdatasync works on the inode: a sync through one handle covers whatever
+ * any handle of this process wrote to that file before it.  The last sync is
+ * remembered, so that `delete` (the signed head's handle syncs, then the
+ * cached handle that wrote "deleted" closes) pays one sync, not two. */
+static _Atomic uint64_t audit_wgen;
+static pthread_mutex_t audit_synced_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct
+{
+  dev_t dev;
+  ino_t ino;
+  uint64_t gen; /* every write with wgen <= gen reached the disk */
+} audit_synced;
+
+static int
+log_datasync (struct audit_log *log)
+{
+  uint64_t gen = atomic_load (&audit_wgen);
+  if (fdatasync (log->fd) < 0)
+    return -1;
+  pthread_mutex_lock (&audit_synced_lock);
+  audit_synced.dev = log->dev;
+  audit_synced.ino = log->ino;
+  audit_synced.gen = gen;
+  pthread_mutex_unlock (&audit_synced_lock);
+  return 0;
+}
+
+/* Did a later sync of the same file (through any handle) cover our writes? */
+static bool
+log_covered (struct audit_log *log)
+{
+  pthread_mutex_lock (&audit_synced_lock);
+  bool c = audit_synced.gen != 0 && audit_synced.dev == log->dev && audit_synced.ino == log->ino
+           && log->wgen <= audit_synced.gen;
+  pthread_mutex_unlock (&audit_synced_lock);
+  return c;
+}
 
 /* Write the deferred lines plus (optionally) one more with a single writev. */
 static int
@@ -72,6 +115,7 @@ write_out (struct audit_log *log, const char *line, size_t n, cr_error_t *err)
   log->known_end += total;
   log->pend_len = 0;
   log->dirty = true;
+  log->wgen = atomic_fetch_add (&audit_wgen, 1) + 1;
   return 0;
 }
 
@@ -194,6 +238,9 @@ audit_open (const char *path, struct audit_log **out, cr_error_t *err)
   struct audit_log *log = xmalloc0 (sizeof *log);
   log->fd = steal_fd (&rw);
   log->path = xstrdup (path);
+  struct stat st;
+  if (fstat (log->fd, &st) == 0)
+    log->dev = st.st_dev, log->ino = st.st_ino;
   if (flock (log->fd, LOCK_SH) < 0 || reload_head (log, err) < 0)
     {
       int ret = errno && !(err && *err) ? cr_error_errno (err, "locking audit log `%s`", path) : -1;
@@ -330,7 +377,9 @@ audit_sync (struct audit_log *log, cr_error_t *err)
   if (!log || !log->dirty)
     return 0;
   log->dirty = false;
-  if (fdatasync (log->fd) < 0)
+  if (log_covered (log))
+    return 0;
+  if (log_datasync (log) < 0)
     return cr_error_errno (err, "syncing audit log `%s`", log->path);
   return 0;
 }
@@ -338,8 +387,9 @@ audit_sync (struct audit_log *log, cr_error_t *err)
 int
 audit_datasync (struct audit_log *log, cr_error_t *err)
 {
+  /* Always: this handle may have written nothing while another one did. */
   log->dirty = false;
-  if (fdatasync (log->fd) < 0)
+  if (log_datasync (log) < 0)
     return cr_error_errno (err, "syncing audit log `%s`", log->path);
   return 0;
 }
@@ -358,8 +408,8 @@ audit_close (struct audit_log *log)
     return;
   if (log->pend_len)
     write_out (log, NULL, 0, NULL);
-  if (log->dirty)
-    fdatasync (log->fd);
+  if (log->dirty && !log_covered (log))
+    log_datasync (log);
   close (log->fd);
   free (log->pend);
   free (log->path);

@@ -137,6 +137,15 @@ capsule_glue_delete (const char *root, const char *id, int dirfd)
   cr_error_t e = NULL;
   if (netcontain_cleanup (state_dir, &e) < 0)
     cr_log_warning ("network cleanup of %s: %s", id, e->msg);
+  else
+    {
+      /* The teardown capsule-hook's poststop would do, done here in-process
+       * (the stored config has no such hook), audited the same way, before
+       * "deleted" so that the signed head covers it. */
+      cleanup_effective struct capsule_effective *eff = NULL;
+      if (capsule_effective_load (state_dir, &eff, &e) == 0 && eff)
+        capsule_audit (eff->audit_path, eff->id, "network.teardown", "");
+    }
   cr_error_release (&e);
   if (capsule_release (state_dir, &e) < 0)
     cr_log_warning ("capsule release of %s: %s", id, e->msg);

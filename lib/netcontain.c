@@ -341,6 +341,41 @@ nc_add_resolv_mount (struct oci_config *cfg, const char *src)
   m->options_len = sizeof opts / sizeof *opts;
 }
 
+/* Every capsule's /etc/resolv.conf says the same thing, so it is one file
+ * per state root (beside the container dirs), bind-mounted read-only, not a
+ * file created and removed with each container. */
+static char *
+nc_resolv_path (const char *state_dir)
+{
+  cleanup_free char *root = xstrdup (state_dir);
+  size_t l = strlen (root);
+  while (l > 1 && root[l - 1] == '/')
+    root[--l] = '\0';
+  char *slash = strrchr (root, '/');
+  if (slash == NULL)
+    return xstrdup (".capsule-resolv.conf");
+  slash[1] = '\0';
+  return xasprintf ("%s.capsule-resolv.conf", root);
+}
+
+/* Written (atomically) only when missing or different: a bind mount of it
+ * keeps the inode it saw, so a rewrite never shows a half file. */
+static int
+nc_resolv_ensure (const char *path, const char *text, size_t len, cr_error_t *err)
+{
+  char buf[256];
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0)
+    {
+      struct stat st;
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n == (ssize_t) len && memcmp (buf, text, len) == 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+          && st.st_uid == geteuid () && (st.st_mode & 07777) == 0644)
+        return 0;
+    }
+  return netcontain_write_state (path, text, len, 0644, err);
+}
+
 int
 netcontain_add_hooks (struct oci_config *cfg, const char *state_dir, const char *hook_path, cr_error_t *err)
 {
@@ -352,7 +387,7 @@ netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const 
                            const struct netcontain_opts *opts, cr_error_t *err)
 {
   const struct oci_namespace *net = NULL;
-  cleanup_free char *resolv = xasprintf ("%s/resolv.conf", state_dir);
+  cleanup_free char *resolv = nc_resolv_path (state_dir);
   cleanup_free char *capcfg = xasprintf ("%s/capsule.json", state_dir);
   static const char resolv_text[] = "nameserver 127.0.0.1\noptions attempts:1\n";
 
@@ -364,7 +399,7 @@ netcontain_add_hooks_opts (struct oci_config *cfg, const char *state_dir, const 
   if (net == NULL)
     return cr_error (err, EPERM, "network containment: a capsule needs its own network namespace "
                                  "(no \"network\" entry in linux.namespaces)");
-  if (mkdir_p (state_dir, 0711, err) < 0 || netcontain_write_state (resolv, resolv_text, sizeof resolv_text - 1, 0644, err) < 0)
+  if (mkdir_p (state_dir, 0711, err) < 0 || nc_resolv_ensure (resolv, resolv_text, sizeof resolv_text - 1, err) < 0)
     return cr_error_wrap (err, "network containment");
 
   const char *setup[32 + 2 * NETCONTAIN_MAX_INBOUND];

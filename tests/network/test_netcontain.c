@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/netcontain.h"
@@ -40,7 +41,9 @@ main (void)
   T_CHECK (c != NULL, "parse: %s", err ? err->msg : "");
   if (c == NULL)
     return t_done ();
-  int ret = netcontain_add_hooks (c, dir, "/usr/libexec/capsule-hook", &err);
+  /* a container dir under the state root `dir` */
+  cleanup_free char *sd = xasprintf ("%s/ct1", dir);
+  int ret = netcontain_add_hooks (c, sd, "/usr/libexec/capsule-hook", &err);
   T_CHECK (ret == 0, "add_hooks: %s", err ? err->msg : "");
 
   T_CHECK (c->hooks.len[OCI_HOOK_CREATE_RUNTIME] == 1, "one createRuntime hook");
@@ -48,7 +51,7 @@ main (void)
   T_STREQ (h->path, "/usr/libexec/capsule-hook");
   T_CHECK (h->args_len >= 4, "setup args");
   T_STREQ (h->args[1], "setup");
-  T_STREQ (h->args[3], dir);
+  T_STREQ (h->args[3], sd);
   T_CHECK (h->has_timeout && h->timeout > 0, "hook has a timeout");
   T_CHECK (c->hooks.len[OCI_HOOK_POSTSTOP] == 2, "user's poststop hook kept, ours appended");
   T_STREQ (c->hooks.hooks[OCI_HOOK_POSTSTOP][0].path, "/bin/true");
@@ -62,12 +65,42 @@ main (void)
   const struct oci_mount *m = &c->mounts[c->mounts_len - 1];
   T_STREQ (m->destination, "/etc/resolv.conf");
   T_STREQ (m->type, "bind");
-  cleanup_free char *resolv = xasprintf ("%s/resolv.conf", dir);
+  /* one resolv.conf per state root, shared read-only by its containers */
+  cleanup_free char *resolv = xasprintf ("%s/.capsule-resolv.conf", dir);
   T_STREQ (m->source, resolv);
+  T_CHECK (m->options_len >= 2 && strcmp (m->options[1], "ro") == 0, "resolv.conf bind is read-only");
   cleanup_free char *text = NULL;
   T_CHECK (read_file (resolv, &text, NULL, &err) == 0, "resolv.conf written");
   T_CONTAINS (text, "nameserver 127.0.0.1");
   oci_config_free (c);
+  {
+    struct stat st1, st2;
+    T_CHECK (stat (resolv, &st1) == 0, "stat resolv.conf");
+    cleanup_free char *sd2 = xasprintf ("%s/ct2", dir);
+    struct oci_config *c3 = oci_config_parse (base_cfg, sizeof base_cfg - 1, &err);
+    T_CHECK (c3 && netcontain_add_hooks (c3, sd2, "/usr/libexec/capsule-hook", &err) == 0, "second container");
+    if (c3)
+      {
+        T_STREQ (c3->mounts[c3->mounts_len - 1].source, resolv);
+        oci_config_free (c3);
+      }
+    T_CHECK (stat (resolv, &st2) == 0 && st1.st_ino == st2.st_ino, "shared file left as it was, not rewritten");
+    /* a file that says something else is replaced */
+    FILE *f = fopen (resolv, "w");
+    if (f)
+      {
+        fputs ("nameserver 10.0.0.1\n", f);
+        fclose (f);
+      }
+    struct oci_config *c4 = oci_config_parse (base_cfg, sizeof base_cfg - 1, &err);
+    T_CHECK (c4 && netcontain_add_hooks (c4, sd2, "/usr/libexec/capsule-hook", &err) == 0, "third container");
+    if (c4)
+      oci_config_free (c4);
+    free (text);
+    text = NULL;
+    T_CHECK (read_file (resolv, &text, NULL, &err) == 0, "resolv.conf read back");
+    T_CONTAINS (text, "nameserver 127.0.0.1");
+  }
 
   /* policy knobs become hook arguments */
   {
@@ -75,7 +108,7 @@ main (void)
     struct netcontain_opts o = { .audit = "/var/log/capsule/x.jsonl", .inbound = in, .n_inbound = 2,
                                  .proxy_restarts = -1, .cgroup_parent = "/kubepods/pod1" };
     struct oci_config *c2 = oci_config_parse (base_cfg, sizeof base_cfg - 1, &err);
-    T_CHECK (c2 && netcontain_add_hooks_opts (c2, dir, "/usr/libexec/capsule-hook", &o, &err) == 0, "add_hooks_opts");
+    T_CHECK (c2 && netcontain_add_hooks_opts (c2, sd, "/usr/libexec/capsule-hook", &o, &err) == 0, "add_hooks_opts");
     if (c2)
       {
         const struct oci_hook *s = c2->hooks.hooks[OCI_HOOK_CREATE_RUNTIME];
@@ -138,6 +171,9 @@ main (void)
   T_CHECK (netcontain_pidfile_read (pf) == 0, "missing pid file");
 
   unlink (resolv);
+  cleanup_free char *sd2 = xasprintf ("%s/ct2", dir);
+  rmdir (sd2);
+  rmdir (sd);
   rmdir (dir);
   cr_error_release (&err);
   return t_done ();

@@ -5,16 +5,19 @@
 #   create + start + state + delete     N times each
 #   peak RSS of the runtime process tree (GNU time %M) for `run /bin/true`
 #   optional: run /bin/true as a capsule (annotation capsule/profile=default)
-# usage: run.sh [-n N] [-o FILE]   (as root; -o writes a markdown report,
-#        default docs/bench-lifecycle.md; -o - prints only)
+# usage: run.sh [-n N] [-o FILE] [-s tmpfs|disk]   (as root; -o writes a markdown
+#        report, default docs/bench-lifecycle.md; -o - prints only; -s: where both
+#        runtimes' state roots live: a tmpfs this script mounts (default, like
+#        /run/runc and /run/capsule-runc in production) or the tmp dir's disk)
 # env: RUNTIME (default $CAPSULE_BUILD/cmd/capsule-runc), REF_RUNTIME (runc)
 set -u
 CAPSULE_SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 : "${CAPSULE_BUILD:=$CAPSULE_SRC/build}"
 RUNTIME=${RUNTIME:-$CAPSULE_BUILD/cmd/capsule-runc}
 REF=${REF_RUNTIME:-$(command -v runc || true)}
-N=50 OUT=$CAPSULE_SRC/docs/bench-lifecycle.md
-while getopts n:o: o; do case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; *) exit 2 ;; esac; done
+N=50 OUT=$CAPSULE_SRC/docs/bench-lifecycle.md STATEFS=tmpfs
+while getopts n:o:s: o; do case $o in n) N=$OPTARG ;; o) OUT=$OPTARG ;; s) STATEFS=$OPTARG ;; *) exit 2 ;; esac; done
+case $STATEFS in tmpfs|disk) ;; *) echo "-s tmpfs|disk" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 [ -x "$REF" ] || { echo "runc not found (apt-get install runc)" >&2; exit 1; }
 [ -x "$RUNTIME" ] || { echo "runtime not built: $RUNTIME" >&2; exit 1; }
@@ -24,7 +27,13 @@ for c in jq busybox; do command -v $c >/dev/null || { echo "needs $c" >&2; exit 
 W=$(mktemp -d /tmp/capsule-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 . "$CAPSULE_SRC/tests/lib.sh" >/dev/null 2>&1   # mk_rootfs, T_CGROUP_PARENT
-trap 'rm -rf "$W" "$T_TMP"' EXIT
+# Both state roots (and capsule-runc's audit logs beside them) under $S.
+S=$W/state
+mkdir -p "$S"
+if [ "$STATEFS" = tmpfs ]; then
+  mount -t tmpfs -o mode=0711,size=256m capsule-bench "$S" || { echo "cannot mount a tmpfs on $S" >&2; exit 1; }
+fi
+trap 'mountpoint -q "$S" && umount -l "$S"; rm -rf "$W" "$T_TMP"' EXIT
 mk_rootfs "$W/rootfs"
 (cd "$W" && "$REF" spec)
 for w in ref test; do
@@ -33,7 +42,7 @@ for w in ref test; do
     '.root.path=$r | .process.args=["/bin/true"] | .process.terminal=false | .linux.cgroupsPath=$cg' \
     "$W/config.json" >"$W/$w/config.json"
 done
-R() { local w=$1; shift; if [ $w = ref ]; then "$REF" --root "$W/state-ref" "$@"; else "$RUNTIME" --root "$W/state-test" "$@"; fi; }
+R() { local w=$1; shift; if [ $w = ref ]; then "$REF" --root "$S/ref" "$@"; else "$RUNTIME" --root "$S/test" "$@"; fi; }
 now() { local t=${EPOCHREALTIME/./}; echo "$t"; }   # microseconds, no fork
 
 # stats FILE: "mean median p90" in ms from one microsecond value per line.
@@ -67,7 +76,7 @@ echo "# peak RSS (GNU time %M, runtime process and the children it reaps) x5"
 for i in 1 2 3 4 5; do
   for w in ref test; do
     rt=$REF; [ $w = test ] && rt=$RUNTIME
-    /usr/bin/time -f '%M' -o "$W/t" "$rt" --root "$W/state-$w" run -b "$W/$w" m$i-$$ >/dev/null 2>&1
+    /usr/bin/time -f '%M' -o "$W/t" "$rt" --root "$S/$w" run -b "$W/$w" m$i-$$ >/dev/null 2>&1
     tail -1 "$W/t" >>"$W/rss-$w"
   done
 done
@@ -119,8 +128,8 @@ report() {
   echo "Host: $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
   echo "cgroups: $( [ -f /sys/fs/cgroup/cgroup.controllers ] && echo v2 || echo 'v1/hybrid'). Reference: $("$REF" --version | head -1)."
   echo "Runtime under test: \`$RUNTIME\` ($("$RUNTIME" --version 2>/dev/null | head -1))."
-  echo "Same busybox bundle (config from \`runc spec\`, \`/bin/true\`, cgroupsPath under /capsule-test), state roots in a"
-  echo "tmp dir, runtimes interleaved per iteration; wall time per CLI invocation(s) measured with \$EPOCHREALTIME."
+  echo "Same busybox bundle (config from \`runc spec\`, \`/bin/true\`, cgroupsPath under /capsule-test), state roots"
+  echo "on $(findmnt -n -o FSTYPE -T "$S" 2>/dev/null || echo '?') (\`-s $STATEFS\`), runtimes interleaved per iteration; wall time per CLI invocation(s) measured with \$EPOCHREALTIME."
   echo
   echo "| benchmark | runc mean / median / p90 (ms) | capsule-runc mean / median / p90 (ms) | ratio (median, capsule-runc / runc) |"
   echo "|---|---|---|---|"
@@ -141,7 +150,7 @@ report() {
   echo
   echo "Failed invocations: runc $fail_ref, capsule-runc $fail_test. Capsule row: $cap_note."
   echo "capsule-runc links libcrypto: $(ldd "$RUNTIME" | grep -q libcrypto && echo yes || echo 'no (loaded on demand for leases/audit)')."
-  echo "State roots on $(findmnt -n -o FSTYPE -T "$W" 2>/dev/null || echo '?') ($W)."
+  echo "State roots (and capsule-runc's audit logs, \`<root>/.capsule-audit\`) on $(findmnt -n -o FSTYPE -T "$S" 2>/dev/null || echo '?') ($S)."
 }
 report | tee "$W/report.md"
 if [ "$OUT" != - ]; then cp "$W/report.md" "$OUT" && echo "# written to $OUT" >&2; fi
