@@ -16,23 +16,6 @@ write_policy() {
 }
 write_policy
 
-wait_stopped() {
-  local i
-  for i in $(seq 1 ${2:-100}); do
-    [ "$(R state "$1" 2>/dev/null | jq -r .status)" = stopped ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-gone() {
-  local i st
-  for i in $(seq 1 50); do
-    st=$(ps -o stat= -p "$1" 2>/dev/null)
-    [ -z "$st" ] || [[ "$st" == Z* ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 # cg_procs PID: the cgroup.procs file of PID's cgroup (pids controller, else the unified one).
 cg_procs() {
   local line path

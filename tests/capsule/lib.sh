@@ -32,3 +32,24 @@ capsule_bundle() {
 
 # audit_of ID: the capsule's audit log (no policy audit dir: beside the state dirs).
 audit_of() { cat "$CROOT/.capsule-audit/$1.jsonl" 2>/dev/null; }
+
+# wait_stopped ID [SECONDS]: state says stopped within SECONDS (default 30).
+wait_stopped() {
+  local i n=$(( ${2:-30} * 20 ))
+  for i in $(seq 1 $n); do
+    [ "$(R state "$1" 2>/dev/null | jq -r .status)" = stopped ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# gone PID: the process exited (a zombie not yet reaped by pid 1 counts as gone).
+gone() {
+  local i st
+  for i in $(seq 1 50); do
+    st=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -z "$st" ] || [[ "$st" == Z* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -11,14 +11,6 @@ cg_file() {
   local ctl=$1 path=$2 v1=$3 v2=$4
   if [ -d "/sys/fs/cgroup/$ctl" ]; then echo "/sys/fs/cgroup/$ctl$path/$v1"; else echo "/sys/fs/cgroup$path/$v2"; fi
 }
-wait_stopped() {
-  local i
-  for i in $(seq 1 300); do
-    [ "$(R state "$1" 2>/dev/null | jq -r .status)" = stopped ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # --- fork bomb ------------------------------------------------------------
 B="$T_TMP/bomb"
