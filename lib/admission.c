@@ -150,15 +150,6 @@ capsule_audit (const char *audit_path, const char *id, const char *event, const 
   return 0;
 }
 
-static char *
-json_escaped (const char *s)
-{
-  size_t cap = strlen (s) * 6 + 1;
-  char *r = xmalloc0 (cap);
-  audit_json_escape (r, cap, s);
-  return r;
-}
-
 /* ---- checks ------------------------------------------------------------- */
 
 /* Is the container's network namespace one of its own, owned by the initial user namespace? */
@@ -854,7 +845,7 @@ capsule_strip_joiner (const struct oci_config *cfg, struct oci_process *proc, co
 static void
 audit_refusal (const char *path, const char *id, const char *msg)
 {
-  cleanup_free char *m = json_escaped (msg ? msg : "refused");
+  cleanup_free char *m = audit_json_escaped (msg ? msg : "refused");
   cleanup_free char *extra = xasprintf (",\"decision\":\"deny\",\"reason\":\"%s\"", m);
   capsule_audit (path, id, "admission", extra);
 }
@@ -949,9 +940,9 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
       free (stripped);
       stripped = n;
     }
-  cleanup_free char *ag = json_escaped (e->agent);
-  cleanup_free char *ve = json_escaped (e->version);
-  cleanup_free char *se = json_escaped (e->session);
+  cleanup_free char *ag = audit_json_escaped (e->agent);
+  cleanup_free char *ve = audit_json_escaped (e->version);
+  cleanup_free char *se = audit_json_escaped (e->session);
   cleanup_free char *extra = xasprintf (",\"decision\":\"allow\",\"profile\":\"%s\",\"agent\":\"%s\",\"version\":\"%s\","
                                         "\"session\":\"%s\",\"timeout_s\":%llu,\"landlock_abi\":%d,"
                                         "\"capabilities_stripped\":[%s]",

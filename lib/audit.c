@@ -167,6 +167,15 @@ audit_json_escape (char *dst, size_t cap, const char *s)
   return o;
 }
 
+char *
+audit_json_escaped (const char *s)
+{
+  size_t cap = strlen (s) * 6 + 1;
+  char *r = xmalloc0 (cap);
+  audit_json_escape (r, cap, s);
+  return r;
+}
+
 /* Parse `{"seq":N,` at the start of a line. */
 static bool
 line_seq (const char *line, size_t len, uint64_t *seq)

@@ -54,5 +54,7 @@ int audit_verify_head (const char *path, uint64_t expect_seq, const char *expect
 
 /* Append s to a JSON string body with escaping; returns bytes written (truncates at cap). */
 size_t audit_json_escape (char *dst, size_t cap, const char *s);
+/* The same, whole, in a malloc'd string. */
+char *audit_json_escaped (const char *s);
 
 #endif

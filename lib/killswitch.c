@@ -86,15 +86,6 @@ killswitch_file_name (enum killswitch_kind kind, const char *name, const char *v
   return 0;
 }
 
-static char *
-escaped (const char *s)
-{
-  size_t cap = strlen (s) * 6 + 1;
-  char *r = xmalloc0 (cap);
-  audit_json_escape (r, cap, s);
-  return r;
-}
-
 int
 killswitch_record (const char *dir, enum killswitch_kind kind, const char *name, const char *version,
                    const char *reason, cr_error_t *err)
@@ -113,7 +104,7 @@ killswitch_record (const char *dir, enum killswitch_kind kind, const char *name,
   gmtime_r (&ts.tv_sec, &tm);
   char tbuf[40];
   strftime (tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
-  cleanup_free char *rq = escaped (reason ? reason : "");
+  cleanup_free char *rq = audit_json_escaped (reason ? reason : "");
   cleanup_free char *ver = version ? xasprintf (",\"version\":\"%s\"", version) : xstrdup ("");
   cleanup_free char *line
       = xasprintf ("{\"kind\":\"%s\",\"name\":\"%s\"%s,\"time\":\"%s.%06ldZ\",\"reason\":\"%s\",\"by\":\"uid %u\","
