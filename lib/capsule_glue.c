@@ -135,19 +135,19 @@ capsule_glue_delete (const char *root, const char *id, int dirfd)
     return;
   cleanup_free char *state_dir = cr_state_dir (root, id);
   cr_error_t e = NULL;
+  /* Read once, for the teardown line and for capsule_release. */
+  cleanup_effective struct capsule_effective *eff = NULL;
+  if (capsule_effective_load (state_dir, &eff, &e) < 0)
+    cr_error_release (&e);
   if (netcontain_cleanup (state_dir, &e) < 0)
     cr_log_warning ("network cleanup of %s: %s", id, e->msg);
-  else
-    {
-      /* The teardown capsule-hook's poststop would do, done here in-process
-       * (the stored config has no such hook), audited the same way, before
-       * "deleted" so that the signed head covers it. */
-      cleanup_effective struct capsule_effective *eff = NULL;
-      if (capsule_effective_load (state_dir, &eff, &e) == 0 && eff)
-        capsule_audit (eff->audit_path, eff->id, "network.teardown", "");
-    }
+  else if (eff)
+    /* The teardown capsule-hook's poststop would do, done here in-process
+     * (the stored config has no such hook), audited the same way, before
+     * "deleted" so that the signed head covers it. */
+    capsule_audit (eff->audit_path, eff->id, "network.teardown", "");
   cr_error_release (&e);
-  if (capsule_release (state_dir, &e) < 0)
+  if (capsule_release (state_dir, eff, &e) < 0)
     cr_log_warning ("capsule release of %s: %s", id, e->msg);
   cr_error_release (&e);
 }

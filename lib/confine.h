@@ -21,6 +21,8 @@
 #ifndef CAPSULE_CONFINE_H
 #define CAPSULE_CONFINE_H
 
+#include <stddef.h>
+
 #include "error.h"
 
 struct capsule_effective;
@@ -31,5 +33,7 @@ int capsule_confine_child (const struct capsule_effective *eff, cr_error_t *err)
 int capsule_confine_child_cb (const void *eff, cr_error_t *err);
 /* The seccomp filter alone (sets no_new_privs). */
 int capsule_seccomp_load (cr_error_t *err);
+/* The embedded BPF program (struct sock_filter[]), len in bytes: for tests. */
+void capsule_seccomp_program (const void **prog, size_t *len);
 
 #endif

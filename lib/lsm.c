@@ -35,12 +35,16 @@ in_list (const char *list, const char *name)
 bool
 capsule_lsm_apparmor_enabled (void)
 {
+  /* Fixed at boot: asked once per runtime invocation (admission asks twice). */
+  static int enabled = -1;
+  if (enabled >= 0)
+    return enabled;
   cleanup_free char *en = read_first_line ("/sys/module/apparmor/parameters/enabled");
   if (en == NULL || en[0] != 'Y')
-    return false;
+    return (enabled = 0);
   /* Built in and enabled, but maybe left out of lsm=: the list decides when it is readable. */
   cleanup_free char *list = read_first_line ("/sys/kernel/security/lsm");
-  return list == NULL || in_list (list, "apparmor");
+  return (enabled = list == NULL || in_list (list, "apparmor"));
 }
 
 bool

@@ -459,12 +459,19 @@ capsule_started (const char *root, const char *state_dir, const struct capsule_e
 }
 
 int
-capsule_release (const char *state_dir, cr_error_t *err)
+capsule_release (const char *state_dir, const struct capsule_effective *loaded, cr_error_t *err)
 {
   capsule_monitor_stop (state_dir);
-  cleanup_effective struct capsule_effective *eff = NULL;
-  if (capsule_effective_load (state_dir, &eff, err) < 0)
-    return -1;
+  cleanup_effective struct capsule_effective *own = NULL;
+  const struct capsule_effective *eff = loaded;
+  if (eff == NULL)
+    {
+      if (capsule_effective_load (state_dir, &own, err) < 0)
+        return -1;
+      eff = own;
+    }
+  if (eff == NULL)
+    return 0;
   cleanup_free char *root = xstrdup (state_dir);
   char *slash = strrchr (root, '/');
   if (slash && slash != root)

@@ -46,9 +46,9 @@ void capsule_monitor_stop (const char *state_dir);
 
 /* Lifecycle glue: after the init exists (slot handed to the init, monitor,
  * audit "created"), and at delete (monitor stopped, slot released, audit
- * "deleted").  capsule_release loads capsule.json itself. */
+ * "deleted").  capsule_release loads capsule.json itself unless given it. */
 int capsule_started (const char *root, const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
                      const char *cgroup_path, cr_error_t *err);
-int capsule_release (const char *state_dir, cr_error_t *err);
+int capsule_release (const char *state_dir, const struct capsule_effective *eff, cr_error_t *err);
 
 #endif

@@ -144,6 +144,11 @@ write_file_atomic (const char *path, const void *data, size_t len, cr_error_t *e
 int
 mkdir_p (const char *path, mode_t mode, cr_error_t *err)
 {
+  /* Usually the parents exist (or the whole path does): one syscall. */
+  if (mkdir (path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return cr_error_errno (err, "mkdir `%s`", path);
   cleanup_free char *p = xstrdup (path);
   for (char *s = p + 1; *s; s++)
     {
