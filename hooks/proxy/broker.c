@@ -40,7 +40,17 @@ struct held
   uint64_t deadline_ms;
 };
 
-static struct broker_settings pending_settings;
+/* A staged replacement (broker_prepare), applied by broker_apply. */
+struct broker_next
+{
+  struct bcap *caps;
+  size_t n;
+  uint64_t timeout_ms;
+  bool setup; /* the run's first capabilities: the directories and fds below move into B */
+  char *state_dir, *bdir, *pdir, *agent, *agent_dir, *ks_dir;
+  int ino_fd, timer_fd;
+  struct ev *ino_ev, *timer_ev;
+};
 
 static struct
 {
@@ -53,6 +63,7 @@ static struct
   struct ev *ino_ev, *timer_ev;
   struct held *held;
   struct proxy *px;
+  struct broker_next *staged; /* prepared by a reload, not applied yet */
 } B = { .ino_fd = -1, .timer_fd = -1 };
 
 void
@@ -69,14 +80,6 @@ broker_settings_free (struct broker_settings *s)
   free (s->agent_state_dir);
   free (s->agent);
   free (s->killswitch_dir);
-  memset (s, 0, sizeof *s);
-}
-
-void
-broker_settings_set (struct broker_settings *s)
-{
-  broker_settings_free (&pending_settings);
-  pending_settings = *s;
   memset (s, 0, sizeof *s);
 }
 
@@ -216,9 +219,9 @@ hex_of (const char *s)
 }
 
 static void
-approved_load (struct bcap *cap)
+approved_load (struct bcap *cap, const char *bdir)
 {
-  cleanup_free char *path = xasprintf ("%s/%s.approved", B.bdir, cap->r.name);
+  cleanup_free char *path = xasprintf ("%s/%s.approved", bdir, cap->r.name);
   cleanup_fclose FILE *f = fopen (path, "re");
   char *line = NULL;
   size_t cap_l = 0;
@@ -494,83 +497,268 @@ killswitch_changed (const char *name, bool present)
 
 /* ---- lifecycle ---- */
 
-int
-broker_start (struct proxy *px, cr_error_t *err)
+static void
+bcaps_free (struct bcap *caps, size_t n)
 {
-  struct broker_settings *s = &pending_settings;
-  B.px = px;
-  if (s->n == 0)
-    return 0;
-  if (s->state_dir == NULL)
-    return cr_error (err, EINVAL, "config: `capabilities` need a `state_dir` for their counters");
-  B.caps = xmalloc0 (s->n * sizeof *B.caps);
-  for (size_t i = 0; i < s->n; i++)
+  for (size_t i = 0; i < n; i++)
     {
-      if (capability_rule_parse (s->names[i], s->values[i], &B.caps[i].r, err) < 0)
-        return -1;
-      B.n++;
+      for (size_t k = 0; k < caps[i].n_approved; k++)
+        free (caps[i].approved[k]);
+      free (caps[i].approved);
+      capability_rule_free (&caps[i].r);
     }
-  B.state_dir = xstrdup (s->state_dir);
-  B.bdir = xasprintf ("%s/broker", s->state_dir);
-  B.pdir = xasprintf ("%s/pending", s->state_dir);
-  B.agent = xstrdup (s->agent ? s->agent : px->cfg->capsule_id);
-  if (s->agent_state_dir)
-    {
-      /* one directory per agent; the name made file-system safe */
-      cleanup_free char *safe = xstrdup (B.agent);
-      for (char *p = safe; *p; p++)
-        if (!(isalnum ((unsigned char) *p) || *p == '-' || *p == '_' || *p == '.'))
-          *p = '_';
-      B.agent_dir = xasprintf ("%s/%s%s", s->agent_state_dir, safe[0] == '.' || !safe[0] ? "_" : "", safe);
-    }
-  B.ks_dir = s->killswitch_dir ? xstrdup (s->killswitch_dir) : NULL;
-  B.timeout_ms = (uint64_t) (s->confirm_timeout_s > 0 ? s->confirm_timeout_s : BROKER_DEFAULT_TIMEOUT_S) * 1000;
-  if (mkdir_p (B.bdir, 0700, err) < 0 || mkdir_p (B.pdir, 0700, err) < 0
-      || (B.agent_dir && mkdir_p (B.agent_dir, 0700, err) < 0))
+  free (caps);
+}
+
+static bool
+str_eq (const char *a, const char *b)
+{
+  return (a == NULL && b == NULL) || (a && b && strcmp (a, b) == 0);
+}
+
+/* One directory per agent; the name made file-system safe. */
+static char *
+agent_dir_of (const char *agent_state_dir, const char *agent)
+{
+  cleanup_free char *safe = xstrdup (agent);
+  for (char *p = safe; *p; p++)
+    if (!(isalnum ((unsigned char) *p) || *p == '-' || *p == '_' || *p == '.'))
+      *p = '_';
+  return xasprintf ("%s/%s%s", agent_state_dir, safe[0] == '.' || !safe[0] ? "_" : "", safe);
+}
+
+void
+broker_discard (struct broker_next *n)
+{
+  if (n == NULL)
+    return;
+  if (B.staged == n)
+    B.staged = NULL;
+  bcaps_free (n->caps, n->n);
+  if (n->ino_fd >= 0)
+    close (n->ino_fd); /* also leaves the epoll set */
+  if (n->timer_fd >= 0)
+    close (n->timer_fd);
+  free (n->ino_ev);
+  free (n->timer_ev);
+  free (n->state_dir);
+  free (n->bdir);
+  free (n->pdir);
+  free (n->agent);
+  free (n->agent_dir);
+  free (n->ks_dir);
+  free (n);
+}
+
+/* The run's first capabilities: directories, inotify watches, the timer. */
+static int
+broker_setup (struct proxy *px, const struct broker_settings *s, const char *agent, struct broker_next *n,
+              cr_error_t *err)
+{
+  n->setup = true;
+  n->state_dir = xstrdup (s->state_dir);
+  n->bdir = xasprintf ("%s/broker", s->state_dir);
+  n->pdir = xasprintf ("%s/pending", s->state_dir);
+  n->agent = xstrdup (agent);
+  n->agent_dir = s->agent_state_dir ? agent_dir_of (s->agent_state_dir, agent) : NULL;
+  n->ks_dir = s->killswitch_dir ? xstrdup (s->killswitch_dir) : NULL;
+  if (mkdir_p (n->bdir, 0700, err) < 0 || mkdir_p (n->pdir, 0700, err) < 0
+      || (n->agent_dir && mkdir_p (n->agent_dir, 0700, err) < 0))
     return cr_error_wrap (err, "brokered capabilities");
-  for (size_t i = 0; i < B.n; i++)
-    if (B.caps[i].r.confirm == CAPABILITY_CONFIRM_NEW)
-      approved_load (&B.caps[i]);
-  /* Requests held by an earlier proxy died with its connections. */
+  /* Requests held by an earlier proxy died with its connections (nothing
+   * is held here yet: the broker had no capabilities). */
   {
-    cleanup_dir DIR *d = opendir (B.pdir);
+    cleanup_dir DIR *d = opendir (n->pdir);
     struct dirent *de;
     while (d && (de = readdir (d)))
       if (de->d_name[0] != '.')
         unlinkat (dirfd (d), de->d_name, 0);
   }
-  B.ino_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
-  B.timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (B.ino_fd < 0 || B.timer_fd < 0)
+  n->ino_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  n->timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (n->ino_fd < 0 || n->timer_fd < 0)
     return cr_error_errno (err, "brokered capabilities: inotify/timerfd");
-  if (inotify_add_watch (B.ino_fd, B.pdir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
-    return cr_error_errno (err, "watching `%s`", B.pdir);
-  if (B.ks_dir)
+  if (inotify_add_watch (n->ino_fd, n->pdir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+    return cr_error_errno (err, "watching `%s`", n->pdir);
+  if (n->ks_dir)
     {
-      if (mkdir_p (B.ks_dir, 0755, err) < 0)
+      if (mkdir_p (n->ks_dir, 0755, err) < 0)
         return cr_error_wrap (err, "kill-switch directory");
-      if (inotify_add_watch (B.ino_fd, B.ks_dir, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
-        return cr_error_errno (err, "watching the kill-switch directory `%s`", B.ks_dir);
+      if (inotify_add_watch (n->ino_fd, n->ks_dir, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
+        return cr_error_errno (err, "watching the kill-switch directory `%s`", n->ks_dir);
     }
   /* timeouts (and a decision whose inotify event was lost) every 250 ms */
   struct itimerspec its = { .it_interval = { 0, 250000000 }, .it_value = { 0, 250000000 } };
-  timerfd_settime (B.timer_fd, 0, &its, NULL);
-  B.ino_ev = xmalloc0 (sizeof *B.ino_ev);
-  B.timer_ev = xmalloc0 (sizeof *B.timer_ev);
-  B.ino_ev->kind = B.timer_ev->kind = EV_SIGNAL; /* never dispatched by kind: broker_event claims them first */
-  B.ino_ev->obj = B.timer_ev->obj = &B;
-  struct epoll_event e1 = { .events = EPOLLIN, .data.ptr = B.ino_ev };
-  struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = B.timer_ev };
-  if (epoll_ctl (px->epfd, EPOLL_CTL_ADD, B.ino_fd, &e1) < 0 || epoll_ctl (px->epfd, EPOLL_CTL_ADD, B.timer_fd, &e2) < 0)
+  timerfd_settime (n->timer_fd, 0, &its, NULL);
+  n->ino_ev = xmalloc0 (sizeof *n->ino_ev);
+  n->timer_ev = xmalloc0 (sizeof *n->timer_ev);
+  n->ino_ev->kind = n->timer_ev->kind = EV_SIGNAL; /* never dispatched by kind: broker_event claims them first */
+  n->ino_ev->obj = n->timer_ev->obj = &B;
+  /* registered now so that applying cannot fail; until then broker_event
+   * drains them */
+  struct epoll_event e1 = { .events = EPOLLIN, .data.ptr = n->ino_ev };
+  struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = n->timer_ev };
+  if (epoll_ctl (px->epfd, EPOLL_CTL_ADD, n->ino_fd, &e1) < 0 || epoll_ctl (px->epfd, EPOLL_CTL_ADD, n->timer_fd, &e2) < 0)
     return cr_error_errno (err, "brokered capabilities: epoll");
-  B.started = true;
+  return 0;
+}
+
+int
+broker_prepare (struct proxy *px, const struct broker_settings *s, struct broker_next **out, cr_error_t *err)
+{
+  B.px = px;
+  *out = NULL;
+  if (s->n > 0 && s->state_dir == NULL)
+    return cr_error (err, EINVAL, "config: `capabilities` need a `state_dir` for their counters");
+  struct broker_next *n = xmalloc0 (sizeof *n);
+  n->ino_fd = n->timer_fd = -1;
+  n->caps = xmalloc0 ((s->n ? s->n : 1) * sizeof *n->caps);
+  n->timeout_ms = (uint64_t) (s->confirm_timeout_s > 0 ? s->confirm_timeout_s : BROKER_DEFAULT_TIMEOUT_S) * 1000;
+  for (size_t i = 0; i < s->n; i++)
+    {
+      if (capability_rule_parse (s->names[i], s->values[i], &n->caps[i].r, err) < 0)
+        {
+          broker_discard (n);
+          return -1;
+        }
+      n->n++;
+    }
+  const char *agent = s->agent ? s->agent : px->cfg->capsule_id;
+  const char *bdir = B.bdir;
+  if (s->n > 0 && B.state_dir)
+    {
+      /* Counters, approvals and held requests live there: the places are
+       * fixed for the run. */
+      cleanup_free char *adir = s->agent_state_dir ? agent_dir_of (s->agent_state_dir, agent) : NULL;
+      const char *what = !str_eq (s->state_dir, B.state_dir)  ? "state_dir"
+                         : !str_eq (agent, B.agent)           ? "agent"
+                         : !str_eq (adir, B.agent_dir)        ? "agent_state_dir"
+                         : !str_eq (s->killswitch_dir, B.ks_dir) ? "killswitch_dir"
+                                                              : NULL;
+      if (what)
+        {
+          broker_discard (n);
+          return cr_error (err, 0, "brokered capabilities: `%s` cannot change while the proxy runs (restart it)", what);
+        }
+    }
+  else if (s->n > 0)
+    {
+      if (broker_setup (px, s, agent, n, err) < 0)
+        {
+          broker_discard (n);
+          return -1;
+        }
+      bdir = n->bdir;
+    }
+  for (size_t i = 0; i < n->n; i++)
+    if (n->caps[i].r.confirm == CAPABILITY_CONFIRM_NEW)
+      approved_load (&n->caps[i], bdir);
+  B.staged = n;
+  *out = n;
+  return 0;
+}
+
+static struct bcap *
+bcap_find (struct bcap *caps, size_t n, const char *name)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (caps[i].r.name, name) == 0)
+      return &caps[i];
+  return NULL;
+}
+
+/* Append "NAME" to a ", "-separated list in buf (truncated quietly). */
+static void
+list_add (char *buf, size_t sz, const char *name)
+{
+  size_t l = strlen (buf);
+  if (l < sz)
+    snprintf (buf + l, sz - l, "%s%s", l ? "," : "", name);
+}
+
+void
+broker_apply (struct broker_next *n, char *summary, size_t sz)
+{
+  struct bcap *old = B.caps;
+  size_t on = B.n;
+  if (n->setup)
+    {
+      B.state_dir = steal_pointer (&n->state_dir);
+      B.bdir = steal_pointer (&n->bdir);
+      B.pdir = steal_pointer (&n->pdir);
+      B.agent = steal_pointer (&n->agent);
+      B.agent_dir = steal_pointer (&n->agent_dir);
+      B.ks_dir = steal_pointer (&n->ks_dir);
+      B.ino_fd = n->ino_fd, B.timer_fd = n->timer_fd;
+      B.ino_ev = steal_pointer (&n->ino_ev);
+      B.timer_ev = steal_pointer (&n->timer_ev);
+      n->ino_fd = n->timer_fd = -1;
+      B.started = true;
+    }
+  if (n->setup || n->n > 0)
+    B.timeout_ms = n->timeout_ms; /* for requests held from now on */
+  B.caps = steal_pointer (&n->caps);
+  B.n = n->n;
+  n->n = 0;
+  broker_discard (n);
+
+  /* Held requests of a capability that still exists stay held (as that
+   * capability, with its new rule and rate once approved). */
+  for (struct held *h = B.held; h; h = h->next)
+    if (h->cap >= old && h->cap < old + on)
+      {
+        struct bcap *nc = bcap_find (B.caps, B.n, h->cap->r.name);
+        if (nc)
+          h->cap = nc;
+      }
+  char added[256] = "", removed[256] = "", changed[256] = "";
   for (size_t i = 0; i < B.n; i++)
     {
+      struct bcap *oc = bcap_find (old, on, B.caps[i].r.name);
+      if (oc && strcmp (oc->r.value, B.caps[i].r.value) == 0)
+        continue;
+      list_add (oc ? changed : added, sizeof added, B.caps[i].r.name);
       cleanup_free char *extra = NULL;
       char v[600];
       extra = xasprintf (",\"rule\":\"%s\"%s", J (v, B.caps[i].r.value), revoked (&B.caps[i]) ? ",\"revoked\":true" : "");
       baudit ("capability.enabled", &B.caps[i], NULL, extra);
     }
+  for (size_t i = 0; i < on; i++)
+    if (bcap_find (B.caps, B.n, old[i].r.name) == NULL)
+      {
+        list_add (removed, sizeof removed, old[i].r.name);
+        baudit ("capability.removed", &old[i], NULL, ",\"source\":\"reload\"");
+      }
+  /* ...and those of a removed capability are denied.  The resumed
+   * connections may hold new requests (on the new capabilities): start
+   * over after each answer. */
+  for (bool again = true; again;)
+    {
+      again = false;
+      for (struct held *h = B.held; h; h = h->next)
+        if (h->cap >= old && h->cap < old + on)
+          {
+            char reason[160];
+            snprintf (reason, sizeof reason, "capability %s removed by a reload", h->cap->r.name);
+            held_resolve (h, false, "capability.denied", reason);
+            again = true;
+            break;
+          }
+    }
+  bcaps_free (old, on);
+  if (summary)
+    snprintf (summary, sz, "%zu capabilities%s%s%s%s%s%s%s", B.n, added[0] ? ", added " : "", added,
+              removed[0] ? ", removed " : "", removed, changed[0] ? ", changed " : "", changed,
+              B.held ? " (held requests kept)" : "");
+}
+
+int
+broker_start (struct proxy *px, const struct broker_settings *s, cr_error_t *err)
+{
+  struct broker_next *n;
+  if (broker_prepare (px, s, &n, err) < 0)
+    return -1;
+  broker_apply (n, NULL, 0);
   return 0;
 }
 
@@ -578,6 +766,14 @@ bool
 broker_event (struct proxy *px, struct ev *ev)
 {
   (void) px;
+  if (B.staged && (ev == B.staged->ino_ev || ev == B.staged->timer_ev))
+    {
+      /* not applied yet: nothing can be held or revoked for it */
+      char buf[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+      while (read (ev == B.staged->ino_ev ? B.staged->ino_fd : B.staged->timer_fd, buf, sizeof buf) > 0)
+        ;
+      return true;
+    }
   if (!B.started || (ev != B.ino_ev && ev != B.timer_ev))
     return false;
   if (ev == B.timer_ev)
@@ -618,6 +814,7 @@ void
 broker_stop (struct proxy *px)
 {
   (void) px;
+  broker_discard (B.staged);
   while (B.held)
     {
       struct held *h = B.held;
@@ -625,14 +822,7 @@ broker_stop (struct proxy *px)
       held_unlink (h);
       free (h);
     }
-  for (size_t i = 0; i < B.n; i++)
-    {
-      for (size_t k = 0; k < B.caps[i].n_approved; k++)
-        free (B.caps[i].approved[k]);
-      free (B.caps[i].approved);
-      capability_rule_free (&B.caps[i].r);
-    }
-  free (B.caps);
+  bcaps_free (B.caps, B.n);
   if (B.ino_fd >= 0)
     close (B.ino_fd);
   if (B.timer_fd >= 0)
@@ -645,7 +835,6 @@ broker_stop (struct proxy *px)
   free (B.agent);
   free (B.agent_dir);
   free (B.ks_dir);
-  broker_settings_free (&pending_settings);
   memset (&B, 0, sizeof B);
   B.ino_fd = B.timer_fd = -1;
 }

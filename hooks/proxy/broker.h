@@ -48,13 +48,28 @@ struct broker_settings
   int confirm_timeout_s;  /* 0: default 60 */
 };
 
-/* Replace the settings the next broker_start uses (takes ownership). */
-void broker_settings_set (struct broker_settings *s);
 void broker_settings_free (struct broker_settings *s);
 
-/* Compile the rules, prepare the state files, watch the pending and
- * kill-switch directories in px->epfd. */
-int broker_start (struct proxy *px, cr_error_t *err);
+/* Compile s's rules, prepare the state files, watch the pending and
+ * kill-switch directories in px->epfd (nothing to do without capabilities). */
+int broker_start (struct proxy *px, const struct broker_settings *s, cr_error_t *err);
+
+/* SIGHUP, in two steps so that the whole reload applies or none of it:
+ * broker_prepare compiles the new capabilities (and, for the run's first
+ * ones, creates the directories and watches); broker_apply swaps them in
+ * and cannot fail; broker_discard drops a prepared set instead.  The state
+ * directory, agent, agent directory and kill-switch directory cannot change
+ * once capabilities exist (prepare fails).  Applying keeps a capability's
+ * counters (files by name), approved values and held requests when its
+ * name is still there (its new rule and rate apply from now on); a removed
+ * capability's held requests are denied (403, capability.denied) and
+ * capability.removed is audited; added or changed ones get
+ * capability.enabled.  summary: "N capabilities, added A, removed R, ...". */
+struct broker_next;
+int broker_prepare (struct proxy *px, const struct broker_settings *s, struct broker_next **out, cr_error_t *err);
+void broker_apply (struct broker_next *n, char *summary, size_t sz);
+void broker_discard (struct broker_next *n);
+
 /* Is ev one of the broker's (then it is handled here)? */
 bool broker_event (struct proxy *px, struct ev *ev);
 void broker_stop (struct proxy *px);

@@ -55,6 +55,7 @@ config_free (struct proxy_config *c)
   free (c->gateway);
   free (c->audit_path);
   free (c->config_path);
+  broker_settings_free (&c->broker);
   memset (c, 0, sizeof *c);
 }
 
@@ -231,7 +232,7 @@ get_strv (yajl_val root, const char *key, char ***v, size_t *n, cr_error_t *err)
  * their state lives, the agent, the kill-switch directory and the confirm
  * timeout.  Every rule is parsed here so --check reports a bad one. */
 static int
-config_load_broker (yajl_val root, cr_error_t *err)
+config_load_broker (yajl_val root, struct broker_settings *out, cr_error_t *err)
 {
   struct broker_settings s = { 0 };
   int ret = -1;
@@ -275,7 +276,9 @@ config_load_broker (yajl_val root, cr_error_t *err)
       cr_error (err, 0, "config: `capabilities` need a `state_dir` for their counters");
       goto out;
     }
-  broker_settings_set (&s);
+  broker_settings_free (out);
+  *out = s;
+  memset (&s, 0, sizeof s);
   ret = 0;
 out:
   broker_settings_free (&s);
@@ -466,7 +469,7 @@ config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
           config_add_cred (c, YAJL_GET_STRING (r), f ? YAJL_GET_STRING (f) : NULL);
         }
     }
-  if (config_load_broker (root, err) < 0)
+  if (config_load_broker (root, &c->broker, err) < 0)
     goto out;
   ret = 0;
 out:

@@ -193,6 +193,8 @@ struct conn
   uint64_t up_bytes, down_bytes, t0_ms;
   /* upstream */
   char up_key[EGRESS_HOST_MAX + 8];
+  uint32_t up_gw_gen; /* px->gw_gen when the upstream was dialled (reload) */
+  bool via_gw;        /* the upstream being dialled is the gateway */
   struct resolve_addrs *addrs; /* only while choosing/connecting */
   int addr_i;
   bool tunnel_after_connect;
@@ -517,7 +519,7 @@ hop_by_hop (const struct http_message *m, const struct http_header *h, bool requ
 static bool
 same_upstream (struct conn *c, const char *key)
 {
-  return c->ufd >= 0 && !c->u_eof && strcmp (c->up_key, key) == 0;
+  return c->ufd >= 0 && !c->u_eof && strcmp (c->up_key, key) == 0 && c->up_gw_gen == c->px->gw_gen;
 }
 
 static int
@@ -557,6 +559,7 @@ dial_next (struct conn *c)
 static int
 pick_addresses (struct conn *c, const struct egress_rule *rule, const char **why)
 {
+  c->via_gw = c->px->gateway != NULL;
   if (c->px->gateway)
     {
       /* Everything leaves through the paired gateway, which resolves the
@@ -986,6 +989,7 @@ handle_head (struct conn *c)
     {
       close_upstream (c);
       snprintf (c->up_key, sizeof c->up_key, "%s", key);
+      c->up_gw_gen = c->px->gw_gen;
       c->tunnel_after_connect = false;
       if (dial_next (c) < 0)
         {
@@ -1484,7 +1488,7 @@ step (struct conn *c, bool *progress)
         *progress = true;
         free (c->addrs);
         c->addrs = NULL;
-        if (c->px->gateway && (c->tunnel_after_connect || c->intercept))
+        if (c->via_gw && (c->tunnel_after_connect || c->intercept))
           {
             if (gateway_send_connect (c) < 0)
               gateway_failed (c, "cannot send CONNECT to the egress gateway");

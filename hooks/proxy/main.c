@@ -194,9 +194,13 @@ parse_fd (const char *s)
   return (*end || v < 0 || v > 1 << 20) ? -2 : (int) v;
 }
 
-/* Load everything that SIGHUP reloads: rules, pins (config file + flags). */
+/* Load everything that SIGHUP reloads (config file + flags): rules, pins,
+ * credentials (their secrets read now) into pol/res; the brokered
+ * capabilities' settings into *bs and the file's gateway into *gateway
+ * (either may be NULL: not wanted). */
 static int
-load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struct resolver **res, cr_error_t *err)
+load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struct resolver **res,
+             struct broker_settings *bs, char **gateway, cr_error_t *err)
 {
   struct proxy_config eff = *flags;
   eff.reload = reload;
@@ -245,6 +249,13 @@ load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struc
         tp[flags->n_tls_pins + i] = file.tls_pins[i];
       eff.tls_pins = tp, eff.n_tls_pins = nt;
       ret = config_build_policy (&eff, pol, res, err);
+      if (ret == 0 && bs)
+        {
+          *bs = file.broker;
+          memset (&file.broker, 0, sizeof file.broker);
+        }
+      if (ret == 0 && gateway)
+        *gateway = steal_pointer (&file.gateway);
       free (rules);
       free (pins);
       free (cr);
@@ -253,6 +264,210 @@ load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struc
     }
   config_free (&file);
   return ret;
+}
+
+/* ---- SIGHUP ---- */
+
+/* --gateway: wins over the config file's "gateway" on every reload too. */
+static const char *flag_gateway;
+
+/* What a SIGHUP builds before anything is swapped: the whole of it takes
+ * effect at once (reload_commit) or none of it (reload_fail). */
+struct reload_staged
+{
+  struct policy *policy;
+  struct resolver *resolver;
+  struct broker_next *broker;
+  char *gateway;                 /* "host:port", NULL: none */
+  struct resolve_addrs gw;       /* its addresses, ports set */
+  char gw_host[EGRESS_HOST_MAX]; /* a name the new resolver's workers are looking up ("": known) */
+  int gw_port;
+  bool watched;                  /* the new resolver's fd is in epoll as reload_ev */
+};
+
+static void
+staged_free (struct proxy *px, struct reload_staged *s)
+{
+  if (s == NULL)
+    return;
+  if (px->staged == s)
+    px->staged = NULL;
+  if (s->watched)
+    epoll_ctl (px->epfd, EPOLL_CTL_DEL, resolver_event_fd (s->resolver), NULL);
+  policy_free (s->policy);
+  resolver_free (s->resolver);
+  broker_discard (s->broker);
+  free (s->gateway);
+  free (s);
+}
+
+static bool
+str_same (const char *a, const char *b)
+{
+  return (a == NULL && b == NULL) || (a && b && strcmp (a, b) == 0);
+}
+
+/* The new gateway: none, the current one (its addresses kept), an IP
+ * literal, or a name for the new resolver's workers (never looked up on
+ * the loop; dns pins apply). */
+static int
+gateway_stage (struct proxy *px, struct reload_staged *s, const char *spec, cr_error_t *err)
+{
+  if (spec == NULL || *spec == '\0')
+    return 0;
+  s->gateway = xstrdup (spec);
+  if (px->gateway && str_same (px->gateway_spec, spec))
+    {
+      s->gw = *px->gateway;
+      return 0;
+    }
+  if (resolve_hostport (spec, &s->gw, false, err) < 0)
+    return -1;
+  if (s->gw.n > 0)
+    return 0;
+  const char *colon = strrchr (spec, ':'); /* resolve_hostport checked the shape */
+  enum egress_host_kind kind;
+  if (egress_host_normalize (spec, colon - spec, s->gw_host, sizeof s->gw_host, &kind) < 0 || kind != EGRESS_HOST_NAME)
+    return cr_error (err, 0, "gateway `%s`: bad host name", spec);
+  s->gw_port = atoi (colon + 1);
+  const char *names[] = { s->gw_host };
+  resolver_want (s->resolver, names, 1);
+  return 0;
+}
+
+/* The gateway's name has an answer (or a failure) in the new resolver. */
+static int
+gateway_resolved (struct reload_staged *s, cr_error_t *err)
+{
+  struct resolve_addrs a;
+  if (resolver_get (s->resolver, s->gw_host, EGRESS_HOST_NAME, &a) < 0 || a.n == 0)
+    return cr_error (err, 0, "gateway `%s`: cannot resolve `%s`", s->gateway, s->gw_host);
+  resolve_set_port (&a, s->gw_port);
+  s->gw = a;
+  s->gw_host[0] = '\0';
+  return 0;
+}
+
+static void
+reload_fail (struct proxy *px, struct reload_staged *s, cr_error_t *err)
+{
+  fprintf (stderr, "capsule-proxy: reload failed, keeping the old configuration: %s\n", (*err)->msg);
+  paudit_event (px, "proxy.reload-failed", (*err)->msg);
+  cr_error_release (err);
+  staged_free (px, s);
+}
+
+static void
+reload_commit (struct proxy *px, struct reload_staged *s)
+{
+  size_t old_rules = policy_count (px->policy), old_creds = policy_cred_count (px->policy);
+  /* connections copy what they need from the policy: swap at once */
+  policy_free (px->policy);
+  px->policy = steal_pointer (&s->policy);
+  if (s->watched)
+    epoll_ctl (px->epfd, EPOLL_CTL_DEL, resolver_event_fd (s->resolver), NULL);
+  s->watched = false;
+  epoll_ctl (px->epfd, EPOLL_CTL_DEL, resolver_event_fd (px->resolver), NULL);
+  resolver_free (px->resolver);
+  px->resolver = steal_pointer (&s->resolver);
+  ep_watch (px, resolver_event_fd (px->resolver), &px->resolver_ev, EV_RESOLVER);
+  /* a new generation: upstreams opened through the old gateway (or
+   * directly) serve their exchanges in flight, never a new request */
+  char gwmsg[160] = "";
+  if (!str_same (px->gateway_spec, s->gateway))
+    {
+      snprintf (gwmsg, sizeof gwmsg, " (was %s)", px->gateway_spec ? px->gateway_spec : "none");
+      free (px->gateway);
+      px->gateway = NULL;
+      if (s->gateway)
+        {
+          px->gateway = xmalloc0 (sizeof *px->gateway);
+          *px->gateway = s->gw;
+        }
+      free (px->gateway_spec);
+      px->gateway_spec = steal_pointer (&s->gateway);
+      px->gw_gen++;
+    }
+  /* last: denying a removed capability's held requests resumes their
+   * connections, which decide under the new configuration */
+  char caps[512];
+  broker_apply (steal_pointer (&s->broker), caps, sizeof caps);
+  staged_free (px, s);
+  /* waiters of the old resolver ask the new one */
+  conn_resolved (px);
+  dns_resolved (px);
+  char detail[900];
+  snprintf (detail, sizeof detail, "%zu rules (was %zu), %zu credentials (was %zu), %s, gateway %s%s",
+            policy_count (px->policy), old_rules, policy_cred_count (px->policy), old_creds, caps,
+            px->gateway_spec ? px->gateway_spec : "none", gwmsg);
+  paudit_event (px, "proxy.reload", detail);
+  fprintf (stderr, "capsule-proxy: reloaded: %s\n", detail);
+}
+
+/* SIGHUP: build the new configuration from the same sources as at start;
+ * swap it in now, or once the new gateway's name is resolved. */
+static void
+reload_begin (struct proxy *px, struct proxy_config *cfg)
+{
+  cr_error_t err = NULL;
+  if (px->staged)
+    {
+      cr_error (&err, 0, "superseded by a newer SIGHUP before the gateway `%s` was resolved", px->staged->gateway);
+      reload_fail (px, px->staged, &err);
+    }
+  struct reload_staged *s = xmalloc0 (sizeof *s);
+  struct broker_settings bs = { 0 };
+  cleanup_free char *file_gw = NULL;
+  int r = load_policy (cfg, true, &s->policy, &s->resolver, &bs, &file_gw, &err);
+  if (r == 0)
+    r = broker_prepare (px, &bs, &s->broker, &err);
+  broker_settings_free (&bs);
+  if (r == 0)
+    r = gateway_stage (px, s, flag_gateway ? flag_gateway : file_gw, &err);
+  if (r == 0)
+    {
+      resolver_adopt (s->resolver, px->resolver);
+      r = resolver_start_async (s->resolver, &err);
+    }
+  if (r == 0 && s->gw_host[0])
+    {
+      if (resolver_kick (s->resolver, s->gw_host, EGRESS_HOST_NAME) == 1)
+        {
+          /* the old configuration serves on until the answer is in */
+          if (ep_watch (px, resolver_event_fd (s->resolver), &px->reload_ev, EV_RELOAD) < 0)
+            r = cr_error_errno (&err, "watching the new resolver");
+          else
+            {
+              s->watched = true;
+              px->staged = s;
+              fprintf (stderr, "capsule-proxy: reload waits for the gateway name `%s`\n", s->gw_host);
+              return;
+            }
+        }
+      else
+        r = gateway_resolved (s, &err);
+    }
+  if (r < 0)
+    reload_fail (px, s, &err);
+  else
+    reload_commit (px, s);
+}
+
+/* The staged reload's resolver has answers: is the gateway's among them? */
+static void
+reload_progress (struct proxy *px)
+{
+  struct reload_staged *s = px->staged;
+  if (s == NULL)
+    return;
+  resolver_collect (s->resolver);
+  if (resolver_kick (s->resolver, s->gw_host, EGRESS_HOST_NAME) == 1)
+    return;
+  cr_error_t err = NULL;
+  if (gateway_resolved (s, &err) < 0)
+    reload_fail (px, s, &err);
+  else
+    reload_commit (px, s);
 }
 
 int
@@ -391,21 +606,24 @@ main (int argc, char **argv)
   struct proxy px = { 0 };
   px.cfg = &cfg;
   px.listen_fd = px.transparent_fd = px.dns_fd = px.dns_tcp_fd = -1;
-  if (load_policy (&cfg, false, &px.policy, &px.resolver, &err) < 0)
+  struct broker_settings bs = { 0 };
+  if (load_policy (&cfg, false, &px.policy, &px.resolver, &bs, NULL, &err) < 0)
     {
       fprintf (stderr, "capsule-proxy: %s\n", err->msg);
       return 1;
     }
-  /* The paired gateway: every allowed request leaves through it. */
-  struct resolve_addrs gw_addrs;
+  /* The paired gateway: every allowed request leaves through it (its name
+   * resolved once now; on reload by the resolver workers). */
+  flag_gateway = f_gateway;
   if (cfg.gateway && *cfg.gateway)
     {
-      if (resolve_hostport (cfg.gateway, &gw_addrs, !cfg.check, &err) < 0)
+      px.gateway = xmalloc0 (sizeof *px.gateway);
+      if (resolve_hostport (cfg.gateway, px.gateway, !cfg.check, &err) < 0)
         {
           fprintf (stderr, "capsule-proxy: %s\n", err->msg);
           return 1;
         }
-      px.gateway = &gw_addrs;
+      px.gateway_spec = xstrdup (cfg.gateway);
     }
   if (cfg.check)
     {
@@ -429,6 +647,9 @@ main (int argc, char **argv)
         printf ("capsule-proxy: configuration ok (%zu rules)\n", policy_count (px.policy));
       policy_free (px.policy);
       resolver_free (px.resolver);
+      broker_settings_free (&bs);
+      free (px.gateway);
+      free (px.gateway_spec);
       config_free (&cfg);
       return rc;
     }
@@ -526,7 +747,9 @@ main (int argc, char **argv)
     }
   ep_watch (&px, resolver_event_fd (px.resolver), &px.resolver_ev, EV_RESOLVER);
 
-  if (broker_start (&px, &err) < 0)
+  int brc = broker_start (&px, &bs, &err);
+  broker_settings_free (&bs);
+  if (brc < 0)
     {
       fprintf (stderr, "capsule-proxy: %s\n", err->msg);
       return 1;
@@ -572,40 +795,14 @@ main (int argc, char **argv)
                   dns_resolved (&px);
                 }
               break;
+            case EV_RELOAD: reload_progress (&px); break;
             case EV_SIGNAL:
               {
                 struct signalfd_siginfo si;
                 while (read (sfd, &si, sizeof si) == sizeof si)
                   {
                     if (si.ssi_signo == SIGHUP)
-                      {
-                        struct policy *np = NULL;
-                        struct resolver *nr = NULL;
-                        if (load_policy (&cfg, true, &np, &nr, &err) < 0
-                            || (resolver_adopt (nr, px.resolver), resolver_start_async (nr, &err)) < 0)
-                          {
-                            fprintf (stderr, "capsule-proxy: reload failed, keeping the old policy: %s\n", err->msg);
-                            paudit_event (&px, "proxy.reload-failed", err->msg);
-                            cr_error_release (&err);
-                            policy_free (np);
-                            resolver_free (nr);
-                          }
-                        else
-                          {
-                            /* connections copy what they need: swap at once */
-                            policy_free (px.policy);
-                            epoll_ctl (px.epfd, EPOLL_CTL_DEL, resolver_event_fd (px.resolver), NULL);
-                            resolver_free (px.resolver);
-                            px.policy = np;
-                            px.resolver = nr;
-                            ep_watch (&px, resolver_event_fd (nr), &px.resolver_ev, EV_RESOLVER);
-                            /* waiters of the old resolver ask the new one */
-                            conn_resolved (&px);
-                            dns_resolved (&px);
-                            snprintf (detail, sizeof detail, "%zu rules", policy_count (np));
-                            paudit_event (&px, "proxy.reload", detail);
-                          }
-                      }
+                      reload_begin (&px, &cfg);
                     else
                       running = false;
                   }
@@ -634,12 +831,15 @@ main (int argc, char **argv)
   conn_close_all (&px);
   conn_reap (&px);
   paudit_free_gated (&px);
+  staged_free (&px, px.staged);
   broker_stop (&px);
   paudit_event (&px, "proxy.stop", "signal");
   audit_close (px.audit);
   mitm_free (px.mitm);
   policy_free (px.policy);
   resolver_free (px.resolver);
+  free (px.gateway);
+  free (px.gateway_spec);
   config_free (&cfg);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "audit.h"
+#include "broker.h"
 #include "egress_rule.h"
 #include "policy.h"
 #include "resolve.h"
@@ -38,6 +39,7 @@ struct proxy_config
   char *ca_out;        /* enable TLS interception; write the per-run CA cert here */
   char *upstream_ca;   /* trust anchors for re-originated TLS (default: system store) */
   char *gateway;       /* capsule/egress.gateway "host:port": every allowed request leaves through it */
+  struct broker_settings broker; /* brokered capabilities (config file only) */
   bool check;
   bool reload;         /* SIGHUP: no blocking pre-resolve (names come from the old cache or the workers) */
 };
@@ -54,6 +56,7 @@ enum ev_kind
   EV_UPSTREAM,
   EV_SIGNAL,
   EV_RESOLVER, /* the resolver worker finished lookups */
+  EV_RELOAD,   /* lookups of a staged reload's resolver (its gateway's name) */
 };
 
 struct ev
@@ -65,6 +68,7 @@ struct ev
 struct conn;
 struct dns_tcp;
 struct mitm;
+struct reload_staged;
 
 struct proxy
 {
@@ -75,8 +79,13 @@ struct proxy
   struct audit_log *audit;
   struct mitm *mitm; /* TLS interception, NULL when off */
   struct resolve_addrs *gateway; /* the paired gateway's addresses (port set), NULL: none */
+  char *gateway_spec;            /* its "host:port" as configured */
+  /* Bumped when a reload changes the gateway: an upstream connection
+   * opened under another generation is not reused for a new request. */
+  uint32_t gw_gen;
+  struct reload_staged *staged; /* a SIGHUP waiting for its gateway's name (main.c) */
   int listen_fd, transparent_fd, dns_fd, dns_tcp_fd;
-  struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev, resolver_ev;
+  struct ev listen_ev, transparent_ev, dns_ev, dns_tcp_ev, resolver_ev, reload_ev;
   struct conn *conns;
   size_t nconns;
   struct conn *dead; /* closed during this epoll batch, freed after it */
