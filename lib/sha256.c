@@ -1,6 +1,7 @@
 /* SHA-256 per FIPS 180-4 §6.2, HMAC per RFC 2104 (see sha256.h). */
 #include "sha256.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* FIPS 180-4 §4.2.2: first 32 bits of the fractional parts of the cube
@@ -24,7 +25,7 @@ rotr32 (uint32_t x, unsigned n)
 
 /* §6.2.2: one 512-bit block. */
 static void
-sha256_block (uint32_t h[8], const unsigned char *p)
+sha256_block_c (uint32_t h[8], const unsigned char *p)
 {
   uint32_t w[64];
   for (int t = 0; t < 16; t++)
@@ -61,6 +62,81 @@ sha256_block (uint32_t h[8], const unsigned char *p)
   h[5] += f;
   h[6] += g;
   h[7] += hh;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* The same block with the x86 SHA extensions (sha256rnds2 does two rounds,
+ * sha256msg1/2 the message schedule): about ten times faster, which the
+ * proxy notices (two chained audit lines per request). */
+__attribute__ ((target ("sha,sse4.1"))) static void
+sha256_block_shani (uint32_t h[8], const unsigned char *p)
+{
+  const __m128i bswap = _mm_set_epi64x (0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  /* The instructions keep the state as ABEF and CDGH. */
+  __m128i t = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &h[0]), 0xB1);   /* CDAB */
+  __m128i cdgh = _mm_shuffle_epi32 (_mm_loadu_si128 ((const __m128i *) &h[4]), 0x1B); /* HGFE */
+  __m128i abef = _mm_alignr_epi8 (t, cdgh, 8);
+  cdgh = _mm_blend_epi16 (cdgh, t, 0xF0);
+  const __m128i abef0 = abef, cdgh0 = cdgh;
+  __m128i w[4];
+  for (int i = 0; i < 16; i++)
+    {
+      __m128i m;
+      if (i < 4)
+        m = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 16 * i)), bswap);
+      else
+        {
+          /* W[t] = W[t-16] + s0(W[t-15]) + W[t-7] + s1(W[t-2]), four at a time. */
+          m = _mm_sha256msg1_epu32 (w[i & 3], w[(i + 1) & 3]);
+          m = _mm_add_epi32 (m, _mm_alignr_epi8 (w[(i + 3) & 3], w[(i + 2) & 3], 4));
+          m = _mm_sha256msg2_epu32 (m, w[(i + 3) & 3]);
+        }
+      w[i & 3] = m;
+      __m128i k = _mm_add_epi32 (m, _mm_loadu_si128 ((const __m128i *) &sha256_k[4 * i]));
+      cdgh = _mm_sha256rnds2_epu32 (cdgh, abef, k);
+      abef = _mm_sha256rnds2_epu32 (abef, cdgh, _mm_shuffle_epi32 (k, 0x0E));
+    }
+  abef = _mm_add_epi32 (abef, abef0);
+  cdgh = _mm_add_epi32 (cdgh, cdgh0);
+  t = _mm_shuffle_epi32 (abef, 0x1B);    /* FEBA */
+  cdgh = _mm_shuffle_epi32 (cdgh, 0xB1); /* DCHG */
+  _mm_storeu_si128 ((__m128i *) &h[0], _mm_blend_epi16 (t, cdgh, 0xF0)); /* DCBA */
+  _mm_storeu_si128 ((__m128i *) &h[4], _mm_alignr_epi8 (cdgh, t, 8));    /* HGFE */
+}
+#endif
+
+static void (*sha256_block_fn) (uint32_t h[8], const unsigned char *p);
+
+static void
+sha256_pick (void)
+{
+  sha256_block_fn = sha256_block_c;
+#if defined(__x86_64__)
+  if (getenv ("CAPSULE_SHA256_PORTABLE") == NULL && __builtin_cpu_supports ("sha") && __builtin_cpu_supports ("sse4.1"))
+    sha256_block_fn = sha256_block_shani;
+#endif
+}
+
+static void
+sha256_block (uint32_t h[8], const unsigned char *p)
+{
+  if (sha256_block_fn == NULL)
+    sha256_pick ();
+  sha256_block_fn (h, p);
+}
+
+const char *
+capsule_sha256_impl (void)
+{
+  if (sha256_block_fn == NULL)
+    sha256_pick ();
+#if defined(__x86_64__)
+  if (sha256_block_fn == sha256_block_shani)
+    return "sha-ni";
+#endif
+  return "portable";
 }
 
 void

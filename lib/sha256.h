@@ -29,6 +29,9 @@ void capsule_sha256 (const void *data, size_t len, unsigned char out[CAPSULE_SHA
 /* HMAC-SHA256 with a key of any length. */
 void capsule_hmac_sha256 (const void *key, size_t key_len, const void *msg, size_t msg_len,
                           unsigned char out[CAPSULE_SHA256_LEN]);
+/* Which block function this process uses: "sha-ni" (x86 SHA extensions)
+ * or "portable"; CAPSULE_SHA256_PORTABLE=1 in the environment forces the latter. */
+const char *capsule_sha256_impl (void);
 /* Constant-time comparison: 0 when equal. */
 int capsule_memeq_ct (const void *a, const void *b, size_t n);
 
