@@ -152,6 +152,36 @@ capsule_audit (const char *audit_path, const char *id, const char *event, const 
 
 /* ---- checks ------------------------------------------------------------- */
 
+/* Profile network "none": nothing to police because nothing can leave: a
+ * new network namespace has only loopback, and without CAP_NET_ADMIN the
+ * workload cannot add an interface.  So no egress annotation means
+ * anything, and a namespace joined by path (CNI, a pod) is refused. */
+static int
+check_network_none (const struct capsule_profile *pr, const struct capsule_annotations *a, const struct oci_config *cfg,
+                    cr_error_t *err)
+{
+  if (!pr->network_none)
+    return 0;
+  const char *keys[][2] = {
+    { "capsule/egress.allow", a->egress_allow }, { "capsule/egress.gateway", a->egress_gateway },
+    { "capsule/egress.tls-pin", a->egress_tls_pin }, { "capsule/dns.pin", a->dns_pin },
+    { "capsule/credentials", a->credentials },
+  };
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (keys[i][1])
+      return cr_error (err, 0, "annotation %s: profile `%s` has network \"none\": nothing can leave the capsule", keys[i][0],
+                       pr->name);
+  if (a->capabilities_len)
+    return cr_error (err, 0, "annotation capsule/capability.%s: profile `%s` has network \"none\": nothing can leave the "
+                             "capsule", a->capabilities[0].name, pr->name);
+  const struct oci_namespace *net = oci_namespace_find (cfg, "network");
+  if (net && net->path && *net->path)
+    return cr_error (err, 0, "capsule: profile `%s` has network \"none\", which needs a new network namespace; "
+                             "config.json joins `%s`, which may have interfaces",
+                     pr->name, net->path);
+  return 0;
+}
+
 /* Is the container's network namespace one of its own, owned by the initial user namespace? */
 static int
 check_netns (const struct oci_config *cfg, cr_error_t *err)
@@ -900,6 +930,8 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
       if (r == 0)
         r = check_lease (pol, &a, e, err);
       if (r == 0)
+        r = check_network_none (pr, &a, cfg, err);
+      if (r == 0)
         r = check_egress (pol, &a, err);
       if (r == 0 && !pol->allow_runtime_sockets)
         r = check_runtime_sockets (cfg, err);
@@ -910,6 +942,7 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
       if (r == 0)
         {
           e->landlock_abi = capsule_landlock_abi ();
+          e->network_none = pr->network_none;
           e->egress_allow = a.egress_allow ? xstrdup (a.egress_allow) : NULL;
           e->egress_gateway = a.egress_gateway ? xstrdup (a.egress_gateway) : NULL;
           e->egress_tls_pin = a.egress_tls_pin ? xstrdup (a.egress_tls_pin) : NULL;
@@ -945,8 +978,9 @@ capsule_admit (struct oci_config *cfg, const char *id, const char *root, const c
   cleanup_free char *se = audit_json_escaped (e->session);
   cleanup_free char *extra = xasprintf (",\"decision\":\"allow\",\"profile\":\"%s\",\"agent\":\"%s\",\"version\":\"%s\","
                                         "\"session\":\"%s\",\"timeout_s\":%llu,\"landlock_abi\":%d,"
-                                        "\"capabilities_stripped\":[%s]",
-                                        e->profile, ag, ve, se, (unsigned long long) e->timeout_s, e->landlock_abi, stripped);
+                                        "\"capabilities_stripped\":[%s],\"network\":\"%s\"",
+                                        e->profile, ag, ve, se, (unsigned long long) e->timeout_s, e->landlock_abi, stripped,
+                                        e->network_none ? "none" : "contained");
   /* The decision is logged before it takes effect; no log, no capsule. */
   if (capsule_audit (audit, id, "admission", extra) < 0)
     {

@@ -20,7 +20,10 @@
  * them), egress rules naming private addresses not in
  * egress.allow_private, and the runtime's own network namespace (no
  * network namespace entry, or a path with the same inode as
- * /proc/self/ns/net) or one owned by a non-initial user namespace. */
+ * /proc/self/ns/net) or one owned by a non-initial user namespace.  A
+ * profile with network "none" needs a new network namespace (never one
+ * joined by path, which may have interfaces) and refuses every egress
+ * annotation: its capsule gets no hooks, rules or proxy, only loopback. */
 #ifndef CAPSULE_ADMISSION_H
 #define CAPSULE_ADMISSION_H
 
@@ -52,6 +55,7 @@ struct capsule_effective
   char *egress_allow, *egress_gateway, *egress_tls_pin, *dns_pin, *credentials;
   struct capsule_capability_ann *capabilities; size_t capabilities_len;
   char *policy_path;                      /* NULL = built-in policy */
+  bool network_none;                      /* profile network "none": no hooks, rules, proxy */
 };
 
 /* Returns 0 with *eff = NULL for a plain container.  root is the runtime's

@@ -102,6 +102,7 @@ capsule_effective_to_json (const struct capsule_effective *e, bool pretty)
     }
   else
     yajl_gen_null (g);
+  g_str (g, "network", e->network_none ? "none" : "contained");
   g_str (g, "audit", e->audit_path);
   g_str (g, "killswitch_dir", e->killswitch_dir);
   g_str (g, "secrets_dir", e->secrets_dir);
@@ -189,6 +190,10 @@ load_tree (struct ocij *j, yajl_val root, struct capsule_effective *e)
       e->landlock_abi = has ? (int) i : 0;
       ocij_pop (j, m);
     }
+  cleanup_free char *net = NULL;
+  if (ocij_str (j, root, "network", false, &net) < 0)
+    return -1;
+  e->network_none = net && strcmp (net, "none") == 0;
   if ((r = ocij_obj (j, root, "lease", false, &o)) < 0)
     return -1;
   if (r > 0)

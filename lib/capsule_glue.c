@@ -49,6 +49,25 @@ find_hook (void)
   return NULL;
 }
 
+/* capsule-hook as createRuntime/poststop hooks, with the node policy's
+ * proxy-failure and inbound settings. */
+static int
+add_network_hooks (struct oci_config *c, const char *id, const char *state_dir, const struct capsule_effective *e,
+                   cr_error_t *err)
+{
+  cleanup_free char *hook = find_hook ();
+  if (hook == NULL)
+    return cr_error (err, 0, "capsule %s: the network hook `capsule-hook` was not found (set CAPSULE_HOOK)", id);
+  struct netcontain_opts nopts = { .audit = e->audit_path };
+  struct netcontain_policy npol;
+  /* What happens when the proxy dies, and inbound ports: the node policy's. */
+  if (netcontain_policy_opts (e->policy_path, &npol, &nopts, err) < 0)
+    return cr_error_wrap (err, "capsule %s", id);
+  if (netcontain_add_hooks_opts (c, state_dir, hook, &nopts, err) < 0)
+    return cr_error_wrap (err, "capsule %s: network containment", id);
+  return 0;
+}
+
 int
 capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int dirfd, struct capsule_glue *g,
                     cr_error_t *err)
@@ -68,18 +87,12 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
   g->confine = capsule_confine_child_cb;
   g->confine_data = eff;
 
-  /* Network containment is not optional for a capsule: no hook, no capsule. */
-  cleanup_free char *hook = find_hook ();
-  if (hook == NULL)
-    return cr_error (err, 0, "capsule %s: the network hook `capsule-hook` was not found (set CAPSULE_HOOK)", id);
-  struct capsule_effective *e = eff;
-  struct netcontain_opts nopts = { .audit = e->audit_path };
-  struct netcontain_policy npol;
-  /* What happens when the proxy dies, and inbound ports: the node policy's. */
-  if (netcontain_policy_opts (e->policy_path, &npol, &nopts, err) < 0)
-    return cr_error_wrap (err, "capsule %s", id);
-  if (netcontain_add_hooks_opts (c, state_dir, hook, &nopts, err) < 0)
-    return cr_error_wrap (err, "capsule %s: network containment", id);
+  /* Network containment is not optional for a capsule: no hook, no capsule
+   * (unless its profile has no network at all: only loopback, nothing to police). */
+  if (eff->network_none)
+    g->loopback_up = true;
+  else if (add_network_hooks (c, id, state_dir, eff, err) < 0)
+    return -1;
 
   cleanup_free char *json = capsule_effective_to_json (eff, true);
   if (json == NULL)
@@ -141,7 +154,7 @@ capsule_glue_delete (const char *root, const char *id, int dirfd)
     cr_error_release (&e);
   if (netcontain_cleanup (state_dir, &e) < 0)
     cr_log_warning ("network cleanup of %s: %s", id, e->msg);
-  else if (eff)
+  else if (eff && !eff->network_none)
     /* The teardown capsule-hook's poststop would do, done here in-process
      * (the stored config has no such hook), audited the same way, before
      * "deleted" so that the signed head covers it. */
@@ -181,7 +194,8 @@ capsule_glue_exec (const struct oci_config *c, struct oci_process *p, const char
       return -1;
     }
   p->no_new_privileges = true;
-  netcontain_set_proxy_env (p);
+  if (!eff->network_none)
+    netcontain_set_proxy_env (p);
   g->enabled = true;
   g->eff = eff;
   g->confine = capsule_confine_child_cb;

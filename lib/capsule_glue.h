@@ -17,6 +17,7 @@ struct capsule_glue
   void *eff;                                          /* struct capsule_effective * */
   int (*confine) (const void *data, cr_error_t *err); /* run in init before execve */
   const void *confine_data;
+  bool loopback_up;                                   /* network "none": the init brings lo up itself */
 };
 
 int capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int dirfd, struct capsule_glue *g,

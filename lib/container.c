@@ -574,6 +574,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     .idmap_fds = idmap.fds,
     .confine = capsule.confine,
     .confine_data = capsule.confine_data,
+    .loopback_up = capsule.loopback_up,
   };
   /* The v1 hierarchies' tasks files, for the child to join itself; if we
    * cannot open them, we move it through cgroup.procs as before. */

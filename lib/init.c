@@ -17,6 +17,7 @@
 #include "hooks.h"
 #include "process.h"
 #include "rootfs.h"
+#include "netns.h"
 #include "seccomp.h"
 #include "sync.h"
 #include "terminal.h"
@@ -238,6 +239,8 @@ cr_init_main (struct cr_init_args *a)
         }
     }
   if (cr_ns_join (a->joins, a->joins_len, ~0, &err) < 0)
+    fail (a, &err);
+  if (a->loopback_up && netns_loopback_up (&err) < 0)
     fail (a, &err);
   /* Made here, not by clone: we are in the container's cgroups now (GO), so
    * they become the namespace's root, as with runc. */

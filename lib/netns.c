@@ -10,6 +10,7 @@
 #include <string.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -151,4 +152,22 @@ netns_owned_by_our_userns (int nsfd, cr_error_t *err)
   if (fstat (owner, &a) < 0 || stat ("/proc/self/ns/user", &b) < 0)
     return cr_error_errno (err, "stat of a user namespace");
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
+netns_loopback_up (cr_error_t *err)
+{
+  cleanup_close int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return cr_error_errno (err, "loopback up: socket");
+  struct ifreq ifr = { 0 };
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (ioctl (fd, SIOCGIFFLAGS, &ifr) < 0)
+    return cr_error_errno (err, "loopback up: get the flags of lo");
+  if (ifr.ifr_flags & IFF_UP)
+    return 0;
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl (fd, SIOCSIFFLAGS, &ifr) < 0)
+    return cr_error_errno (err, "loopback up: set lo up");
+  return 0;
 }

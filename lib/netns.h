@@ -43,6 +43,9 @@ int netns_leave (int saved, cr_error_t *err);
  * another user namespace owns it, <0 on error. */
 int netns_owned_by_our_userns (int nsfd, cr_error_t *err);
 
+/* Bring lo up in the current netns (a new one starts with it down). */
+int netns_loopback_up (cr_error_t *err);
+
 /* Number of interfaces other than lo in the current netns, <0 on error. */
 int netns_count_non_lo (cr_error_t *err);
 

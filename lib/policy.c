@@ -239,6 +239,16 @@ parse_profile (struct ocij *j, const char *name, yajl_val o, struct capsule_prof
     }
   if (ocij_u32 (j, o, "max_concurrency", false, &pr->max_concurrency, NULL) < 0)
     return -1;
+  cleanup_free char *net = NULL;
+  if ((r = get_text (j, o, "network", &net)) < 0)
+    return -1;
+  if (r > 0)
+    {
+      if (strcmp (net, "none") == 0)
+        pr->network_none = true;
+      else if (strcmp (net, "contained") != 0)
+        return ocij_fail_key (j, "network", "`%s`: expected \"contained\" or \"none\"", net);
+    }
   /* A profile's own defaults must lie within its own bounds. */
   if (pr->fs_size > pr->max_fs_size)
     return ocij_fail (j, "fs_size exceeds max_fs_size");

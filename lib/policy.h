@@ -49,6 +49,9 @@ struct capsule_profile
   struct capsule_limits limits, max_limits;
   char **caps; size_t caps_len;
   uint32_t max_concurrency;                               /* 0 = unbounded */
+  /* "none": no network at all (a fresh netns with only loopback, no hooks,
+   * rules or proxy; egress annotations refused); default "contained". */
+  bool network_none;
 };
 
 struct cidr { int family; unsigned char addr[16]; int prefix; };

@@ -4,7 +4,9 @@
 #   run /bin/true                       N times each (mean, median, p90)
 #   create + start + state + delete     N times each
 #   peak RSS of the runtime process tree (GNU time %M) for `run /bin/true`
-#   optional: run /bin/true as a capsule (annotation capsule/profile=default)
+#   optional: run /bin/true as a capsule (annotation capsule/profile=default):
+#   full, with the network hook replaced by /bin/true, and with a policy whose
+#   default profile has network "none" (no network part at all)
 # usage: run.sh [-n N] [-o FILE] [-s tmpfs|disk]   (as root; -o writes a markdown
 #        report, default docs/bench-lifecycle.md; -o - prints only; -s: where both
 #        runtimes' state roots live: a tmpfs this script mounts (default, like
@@ -109,6 +111,18 @@ if R test run -b "$W/capprobe-b" capprobe-$$ >"$W/capprobe" 2>&1; then
     t0=$(now); R test run -b "$W/test" hp$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
     echo $((t1-t0)) >>"$W/capnn-plain"
   done
+  # Issue 5, literally: the default profile with no network part at all.  A
+  # node policy giving the default profile network "none" (a new netns with
+  # only loopback: no hook, nft rules or proxy; lib/admission.c) - the same
+  # confinement, admission, audit chain and monitor as any capsule.
+  echo '{"profiles": {"default": {"network": "none"}}}' >"$W/policy-none.json"
+  echo "# capsule run, default profile with network \"none\" x$N (interleaved with capsule-runc's plain run)"
+  for i in $(seq "$N"); do
+    t0=$(now); CAPSULE_POLICY=$W/policy-none.json R test run -b "$W/cap" o$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
+    echo $((t1-t0)) >>"$W/capoff-test"
+    t0=$(now); R test run -b "$W/test" op$i-$$ >/dev/null 2>&1 || fail_test=$((fail_test+1)); t1=$(now)
+    echo $((t1-t0)) >>"$W/capoff-plain"
+  done
   cap_note=measured
 else
   cap_note="no confined capsule run (probe: $(head -c 200 "$W/capprobe" | tr '\n' ' '))"
@@ -141,6 +155,9 @@ report() {
     echo "| capsule \`run /bin/true\` (capsule/profile=default: confinement, nft rules, proxy, monitor; N=$N) | (plain run, interleaved) $kr / $krmed / $krp | $km / $kmed / $kp | $(ratio "$kmed" "$krmed") |"
     read -r nm nmed np <<<"$(stats "$W/capnn-test")"
     read -r pm pmed pp <<<"$(stats "$W/capnn-plain")"
+    read -r om omed op <<<"$(stats "$W/capoff-test")"
+    read -r qm qmed qp <<<"$(stats "$W/capoff-plain")"
+    echo "| capsule \`run /bin/true\`, default profile with network \"none\" (node policy; no hook, rules or proxy; N=$N), vs **capsule-runc's** plain run | (capsule-runc plain run, interleaved) $qm / $qmed / $qp | $om / $omed / $op | $(ratio "$omed" "$qmed") (vs capsule-runc) |"
     echo "| capsule \`run /bin/true\` without the network part (CAPSULE_HOOK=/bin/true; N=$N), vs **capsule-runc's** plain run | (capsule-runc plain run, interleaved) $pm / $pmed / $pp | $nm / $nmed / $np | $(ratio "$nmed" "$pmed") (vs capsule-runc) |"
   fi
   echo
