@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <stdarg.h>
@@ -131,6 +132,9 @@ audit_write (const char *audit_path, const char *line, cr_error_t *err)
   return audit_append (audit_cached, line, err);
 }
 
+/* A foreground `run` has its monitor in a thread: one writer at a time on the cached handle. */
+static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int
 capsule_audit (const char *audit_path, const char *id, const char *event, const char *extra_json)
 {
@@ -141,7 +145,10 @@ capsule_audit (const char *audit_path, const char *id, const char *event, const 
   cleanup_free char *line = xasprintf ("{\"source\":\"capsule-runc\",\"event\":\"%s\",\"id\":\"%s\"%s}", event, idq,
                                        extra_json ? extra_json : "");
   cr_error_t e = NULL;
-  if (audit_write (audit_path, line, &e) < 0)
+  pthread_mutex_lock (&audit_lock);
+  int r = audit_write (audit_path, line, &e);
+  pthread_mutex_unlock (&audit_lock);
+  if (r < 0)
     {
       fprintf (stderr, "capsule-runc: warning: audit `%s`: %s\n", audit_path, e ? e->msg : "failed");
       cr_error_release (&e);

@@ -105,7 +105,8 @@ capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int 
 }
 
 int
-capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st, cr_error_t *err)
+capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st,
+                      bool in_process, cr_error_t *err)
 {
   (void) dirfd;
   if (!g->enabled)
@@ -114,17 +115,27 @@ capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const
   struct capsule_effective *e = g->eff;
   /* A pod's sandbox never times out itself: its app containers carry the
    * pod's deadline, and a killed sandbox would be recreated by kubelet. */
-  uint64_t timeout = e->timeout_s;
   if (capsule_pod_is_sandbox (state_dir))
-    e->timeout_s = 0;
-  int r = capsule_started (root, state_dir, e, st->pid, st->cgroup_path, err);
-  e->timeout_s = timeout;
-  return r;
+    {
+      uint64_t timeout = e->timeout_s;
+      e->timeout_s = 0;
+      int r = capsule_started (root, state_dir, e, st->pid, st->cgroup_path, NULL, err);
+      e->timeout_s = timeout;
+      return r;
+    }
+  if (!in_process)
+    return capsule_started (root, state_dir, e, st->pid, st->cgroup_path, NULL, err);
+  if (capsule_started (root, state_dir, e, st->pid, st->cgroup_path, &g->monitor_thread, err) < 0)
+    return -1;
+  g->eff = NULL; /* the monitor thread's now (the init has its own copy of what it confines with) */
+  return 0;
 }
 
 void
 capsule_glue_release (struct capsule_glue *g)
 {
+  /* Still here: create failed after the monitor thread started (the init is being killed). */
+  capsule_monitor_thread_stop (g->monitor_thread);
   if (g->eff)
     capsule_effective_free (g->eff);
   memset (g, 0, sizeof *g);

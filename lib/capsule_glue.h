@@ -11,6 +11,8 @@
 #include "error.h"
 #include "state.h"
 
+struct capsule_monitor_thread;
+
 struct capsule_glue
 {
   bool enabled;
@@ -18,12 +20,16 @@ struct capsule_glue
   int (*confine) (const void *data, cr_error_t *err); /* run in init before execve */
   const void *confine_data;
   bool loopback_up;                                   /* network "none": the init brings lo up itself */
+  struct capsule_monitor_thread *monitor_thread;      /* in-process monitor (foreground `run`), else NULL */
 };
 
 int capsule_glue_admit (struct oci_config *c, const char *id, const char *root, int dirfd, struct capsule_glue *g,
                         cr_error_t *err);
-/* The init exists and is set up: start the monitor (timeout, kill switch). */
-int capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st, cr_error_t *err);
+/* The init exists and is set up: start the monitor (timeout, kill switch):
+ * a daemon, or with in_process a thread left in g->monitor_thread (see
+ * capsule_monitor_start_thread; release stops it if create fails later). */
+int capsule_glue_started (struct capsule_glue *g, const char *root, int dirfd, const struct cr_state *st,
+                          bool in_process, cr_error_t *err);
 void capsule_glue_release (struct capsule_glue *g);
 #define cleanup_capsule_glue __attribute__ ((cleanup (capsule_glue_release)))
 /* A create failed half-way: release whatever admission took (concurrency slot, pins). */

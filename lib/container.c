@@ -37,6 +37,7 @@
 #include "capsule_glue.h"
 #include "cgroup.h"
 #include "hooks.h"
+#include "monitor.h"
 #include "init.h"
 #include "log.h"
 #include "namespaces.h"
@@ -552,6 +553,10 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     }
   cleanup_close int sync_fd = sv[0];
 
+  /* A foreground `run` outlives its capsule: the monitor can be a thread of
+   * ours if the capsule dies with us, which a pid namespace of its own and
+   * the init's parent-death signal make sure of. */
+  bool monitor_in_process = capsule.enabled && o->monitor_out && (new_flags & CLONE_NEWPID);
   struct cr_init_args ia = {
     .config = c,
     .state = &st,
@@ -575,6 +580,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
     .confine = capsule.confine,
     .confine_data = capsule.confine_data,
     .loopback_up = capsule.loopback_up,
+    .keep_pdeathsig = monitor_in_process,
   };
   /* The v1 hierarchies' tasks files, for the child to join itself; if we
    * cannot open them, we move it through cgroup.procs as before. */
@@ -676,7 +682,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
   /* 9. Record it: from now on the container exists. */
   st.start_time = cr_proc_start_time (pid);
   st.created_done = true;
-  if (capsule_glue_started (&capsule, ctx->root, dirfd, &st, err) < 0 || cr_state_write (dirfd, &st, err) < 0
+  if (capsule_glue_started (&capsule, ctx->root, dirfd, &st, monitor_in_process, err) < 0 || cr_state_write (dirfd, &st, err) < 0
       || (o->pid_file && write_pid_file (o->pid_file, pid, err) < 0))
     {
       if (pty >= 0)
@@ -695,6 +701,11 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
       free (txt);
     cr_error_release (&e);
   }
+  if (o->monitor_out)
+    {
+      *o->monitor_out = capsule.monitor_thread;
+      capsule.monitor_thread = NULL;
+    }
   capsule_glue_release (&capsule);
   if (o->stdio_out)
     for (int i = 0; i < 3; i++)
@@ -1011,6 +1022,13 @@ cr_container_delete (struct cr_context *ctx, const char *id, bool force, cr_erro
 
 /* ---- run -------------------------------------------------------------- */
 
+static void
+monitor_thread_stop (struct capsule_monitor_thread **t)
+{
+  capsule_monitor_thread_stop (*t);
+  *t = NULL;
+}
+
 static volatile sig_atomic_t pending_signal;
 static void
 forward_handler (int sig)
@@ -1177,6 +1195,10 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   __attribute__ ((cleanup (stdio_relay_release))) struct stdio_relay relay = { { -1, -1, -1 }, { -1, -1, -1 } };
   if (!detach)
     co.stdio_out = relay.ours;
+  /* A capsule's monitor, when it lives in this process (see cr_create_opts). */
+  __attribute__ ((cleanup (monitor_thread_stop))) struct capsule_monitor_thread *monitor = NULL;
+  if (!detach)
+    co.monitor_out = &monitor;
   static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
   sigset_t fwdset, waitmask;
   sigemptyset (&fwdset);
@@ -1198,6 +1220,7 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   if (cr_container_start (ctx, o->id, err) < 0)
     {
       cr_error_t e = NULL;
+      monitor_thread_stop (&monitor);
       cr_container_delete (ctx, o->id, true, &e);
       cr_error_release (&e);
       return -1;
@@ -1246,6 +1269,8 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
     close (pidfd);
   if (pty >= 0)
     close (pty);
+  /* "exited" on record before delete's lines. */
+  monitor_thread_stop (&monitor);
   if (!keep)
     {
       cr_error_t e = NULL;

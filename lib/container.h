@@ -16,6 +16,8 @@ struct cr_context
   bool systemd_cgroup;       /* --systemd-cgroup */
 };
 
+struct capsule_monitor_thread;
+
 struct cr_create_opts
 {
   const char *id;
@@ -31,6 +33,10 @@ struct cr_create_opts
    * pipes for fds 0-2 and stores the runtime's ends here {stdin writer,
    * stdout reader, stderr reader}; left -1 otherwise. */
   int *stdio_out;
+  /* Foreground `run` of a capsule with its own pid namespace: the monitor
+   * runs as a thread of the runtime and its handle lands here (the caller
+   * stops it before delete); NULL: a monitor daemon, as for `create`. */
+  struct capsule_monitor_thread **monitor_out;
 };
 
 /* *pty_out (may be NULL) receives the pty master of a foreground `run -t`, else -1. */

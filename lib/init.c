@@ -363,7 +363,8 @@ cr_init_main (struct cr_init_args *a)
   if (cr_sync_send (a->sync_fd, CR_SYNC_READY, NULL, -1, &err) < 0
       || cr_sync_expect (a->sync_fd, CR_SYNC_CREATED, NULL, &err) < 0)
     _exit (1);
-  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (!a->keep_pdeathsig)
+    prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   close (a->sync_fd);
   a->sync_fd = -1;
 

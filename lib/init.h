@@ -31,6 +31,7 @@ struct cr_init_args
   int preserve_fds;
   const int *stdio_fds;             /* foreground `run` without a tty: the container's fds 0-2 (pipe ends), or NULL */
   const int *idmap_fds;             /* cr_rootfs_idmap_prepare's detached mounts, inherited by clone */
+  bool keep_pdeathsig;              /* in-process capsule monitor: the init dies with the runtime, also after create */
   bool loopback_up;                 /* bring lo up in the new netns (a capsule with network "none": no hook will) */
   /* Capsule confinement (Landlock + stacked seccomp), NULL for plain containers. */
   int (*confine) (const void *data, cr_error_t *err);

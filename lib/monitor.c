@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -105,6 +109,7 @@ struct monitor
   const struct capsule_effective *eff;
   const char *state_dir, *cgroup_path, *ks_dir;
   int pidfd, tfd, ifd, hfd;
+  int stopfd;            /* in-process monitor: eventfd that `run` writes before its delete; -1 for the daemon */
   bool have_key;
   unsigned char key[AUDIT_HEAD_KEY_LEN];
   off_t head_size;       /* audit file size when the head was last recorded */
@@ -209,13 +214,34 @@ monitor_ks_events (struct monitor *m)
     }
 }
 
-static __attribute__ ((noreturn)) void
-monitor_main (struct monitor *m)
+/* The init is gone: on record (with why, if we stopped it), leftovers of
+ * a capsule without its own pid namespace killed, signed head. */
+static void
+monitor_init_exited (struct monitor *m)
+{
+  cleanup_free char *cause = m->cause ? xasprintf (",\"cause\":\"%s\"", m->cause) : xstrdup ("");
+  capsule_audit (m->eff->audit_path, m->eff->id, "exited", cause);
+  if (cgroup_empty (m->cgroup_path) == 0)
+    kill_cgroup_until_empty (m->cgroup_path);
+  monitor_head (m, "exited", true);
+}
+
+static bool
+fd_readable (int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  return poll (&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The event loop; returns when the init has exited (after recording it) or
+ * when an in-process monitor is told to stop. */
+static void
+monitor_loop (struct monitor *m)
 {
   m->tfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC);
   m->hfd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC);
   if (m->tfd < 0 || m->hfd < 0)
-    _exit (1);
+    return;
   uint64_t timeout_s = m->eff->timeout_s;
   if (timeout_s)
     arm (m->tfd, timeout_s);
@@ -229,27 +255,31 @@ monitor_main (struct monitor *m)
   const char *id = m->eff->id, *audit = m->eff->audit_path;
   for (;;)
     {
-      struct pollfd p[4] = { { .fd = m->pidfd, .events = POLLIN },
+      struct pollfd p[5] = { { .fd = m->pidfd, .events = POLLIN },
                              { .fd = m->tfd, .events = POLLIN },
                              { .fd = m->ifd, .events = POLLIN },
-                             { .fd = m->hfd, .events = POLLIN } };
-      if (poll (p, 4, -1) < 0)
+                             { .fd = m->hfd, .events = POLLIN },
+                             { .fd = m->stopfd, .events = POLLIN } };
+      if (poll (p, 5, -1) < 0)
         {
           if (errno == EINTR)
             continue;
-          _exit (1);
+          return;
         }
       if (p[2].revents)
         monitor_ks_events (m);
       if (p[0].revents)
         {
-          cleanup_free char *cause = m->cause ? xasprintf (",\"cause\":\"%s\"", m->cause) : xstrdup ("");
-          capsule_audit (audit, id, "exited", cause);
-          /* The init is gone; without a pid namespace its children may not be. */
-          if (cgroup_empty (m->cgroup_path) == 0)
-            kill_cgroup_until_empty (m->cgroup_path);
-          monitor_head (m, "exited", true);
-          _exit (0);
+          monitor_init_exited (m);
+          return;
+        }
+      if (p[4].revents)
+        {
+          /* `run` is about to delete: "exited" goes on record first if the
+           * init is gone (delete's lines follow it). */
+          if (fd_readable (m->pidfd))
+            monitor_init_exited (m);
+          return;
         }
       if (p[3].revents)
         {
@@ -326,47 +356,72 @@ monitor_pid_write (const char *path, const char *buf, size_t len, cr_error_t *er
   return 0;
 }
 
-int
-capsule_monitor_start (const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
-                       const char *cgroup_path, cr_error_t *err)
+/* Everything that can fail is done here, so that create fails (closed)
+ * instead of running a capsule nobody watches: the head key, the kill
+ * switch watch, a pidfd of the init (checked to be the same process). */
+static int
+monitor_prepare (struct monitor *m, pid_t init_pid, cr_error_t *err)
 {
-  struct monitor m = { .eff = eff, .state_dir = state_dir, .cgroup_path = cgroup_path,
-                       .ks_dir = killswitch_dir_resolve (eff->killswitch_dir), .pidfd = -1, .ifd = -1 };
-  /* Everything that can fail is done here, so that create fails (closed)
-   * instead of running a capsule nobody watches. */
-  cleanup_free char *root = root_of (state_dir);
+  cleanup_free char *root = root_of (m->state_dir);
   cleanup_free char *key_path = audit_head_key_path (root);
-  if (audit_head_key_load (key_path, true, m.key, err) < 0)
+  if (audit_head_key_load (key_path, true, m->key, err) < 0)
     return cr_error_wrap (err, "capsule monitor: audit head key");
-  m.have_key = true;
+  m->have_key = true;
   /* A pod's sandbox outlives a kill switch: its app containers (each with
    * its own monitor, sharing the pod's session) are what gets killed;
    * kubelet would recreate a dead sandbox in a loop. */
   cleanup_close int ifd = -1;
-  if (!capsule_pod_is_sandbox (state_dir))
+  if (!capsule_pod_is_sandbox (m->state_dir))
     {
-      if (mkdir_p (m.ks_dir, 0755, err) < 0)
+      if (mkdir_p (m->ks_dir, 0755, err) < 0)
         return cr_error_wrap (err, "capsule monitor: kill switch directory");
       ifd = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
       if (ifd < 0)
         return cr_error_errno (err, "capsule monitor: inotify_init1");
-      if (inotify_add_watch (ifd, m.ks_dir, KILLSWITCH_INOTIFY_MASK | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0)
-        return cr_error_errno (err, "capsule monitor: watch the kill switch directory `%s`", m.ks_dir);
+      if (inotify_add_watch (ifd, m->ks_dir, KILLSWITCH_INOTIFY_MASK | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR) < 0)
+        return cr_error_errno (err, "capsule monitor: watch the kill switch directory `%s`", m->ks_dir);
     }
-
   unsigned long long init_start = cr_proc_start_time (init_pid);
   cleanup_close int pidfd = (int) syscall (SYS_pidfd_open, init_pid, 0);
   if (pidfd < 0)
     return cr_error_errno (err, "capsule monitor: pidfd_open %d", (int) init_pid);
   if (cr_proc_start_time (init_pid) != init_start || init_start == 0)
     return cr_error (err, ESRCH, "capsule monitor: container init %d", (int) init_pid);
+  m->pidfd = steal_fd (&pidfd);
+  m->ifd = steal_fd (&ifd);
+  return 0;
+}
+
+static void
+monitor_release_fds (struct monitor *m)
+{
+  int *fds[] = { &m->pidfd, &m->ifd, &m->tfd, &m->hfd, &m->stopfd };
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+    if (*fds[i] >= 0)
+      {
+        close (*fds[i]);
+        *fds[i] = -1;
+      }
+}
+
+int
+capsule_monitor_start (const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
+                       const char *cgroup_path, cr_error_t *err)
+{
+  struct monitor m = { .eff = eff, .state_dir = state_dir, .cgroup_path = cgroup_path,
+                       .ks_dir = killswitch_dir_resolve (eff->killswitch_dir), .pidfd = -1, .ifd = -1,
+                       .tfd = -1, .hfd = -1, .stopfd = -1 };
+  if (monitor_prepare (&m, init_pid, err) < 0)
+    return -1;
   /* One fork, not two: the runtime is a child subreaper, so a grandchild
    * would come back to it anyway; the child gets its own session and the
    * pid is known at once, without waiting for anything to be scheduled.
    * What can fail is done before the fork. */
-  cleanup_close int hp = fcntl (pidfd, F_DUPFD_CLOEXEC, 100);
-  cleanup_close int hi = ifd >= 0 ? fcntl (ifd, F_DUPFD_CLOEXEC, 100) : -1;
-  if (hp < 0 || (ifd >= 0 && hi < 0))
+  cleanup_close int hp = fcntl (m.pidfd, F_DUPFD_CLOEXEC, 100);
+  cleanup_close int hi = m.ifd >= 0 ? fcntl (m.ifd, F_DUPFD_CLOEXEC, 100) : -1;
+  int had_ifd = m.ifd >= 0;
+  monitor_release_fds (&m);
+  if (hp < 0 || (had_ifd && hi < 0))
     return cr_error_errno (err, "capsule monitor: dup");
   pid_t mon = fork ();
   if (mon < 0)
@@ -391,7 +446,8 @@ capsule_monitor_start (const char *state_dir, const struct capsule_effective *ef
       capsule_audit_forget ();
       m.pidfd = 3;
       m.ifd = hi >= 0 ? 4 : -1;
-      monitor_main (&m);
+      monitor_loop (&m);
+      _exit (0);
     }
   char buf[64];
   int len = snprintf (buf, sizeof buf, "%d %llu\n", (int) mon, cr_proc_start_time (mon));
@@ -402,6 +458,102 @@ capsule_monitor_start (const char *state_dir, const struct capsule_effective *ef
       return -1;
     }
   return 0;
+}
+
+/* ---- in-process monitor (foreground `run`) ------------------------------- */
+
+struct capsule_monitor_thread
+{
+  struct monitor m;
+  struct capsule_effective *eff; /* owned: the thread outlives create's copy */
+  char *state_dir, *cgroup_path;
+  pthread_t thread;
+};
+
+static void *
+monitor_thread_main (void *arg)
+{
+  struct capsule_monitor_thread *t = arg;
+  monitor_loop (&t->m);
+  return NULL;
+}
+
+int
+capsule_monitor_start_thread (const char *state_dir, struct capsule_effective *eff, pid_t init_pid,
+                              const char *cgroup_path, struct capsule_monitor_thread **out, cr_error_t *err)
+{
+  *out = NULL;
+  struct capsule_monitor_thread *t = xmalloc0 (sizeof *t);
+  t->state_dir = xstrdup (state_dir);
+  t->cgroup_path = xstrdup (cgroup_path);
+  t->m = (struct monitor){ .eff = eff, .state_dir = t->state_dir, .cgroup_path = t->cgroup_path,
+                           .ks_dir = killswitch_dir_resolve (eff->killswitch_dir), .pidfd = -1, .ifd = -1,
+                           .tfd = -1, .hfd = -1, .stopfd = -1 };
+  int r = monitor_prepare (&t->m, init_pid, err);
+  if (r == 0 && (t->m.stopfd = eventfd (0, EFD_CLOEXEC)) < 0)
+    r = cr_error_errno (err, "capsule monitor: eventfd");
+  if (r == 0)
+    {
+      /* Signals stay with the main thread (`run` forwards them to the init). */
+      sigset_t all, old;
+      sigfillset (&all);
+      pthread_sigmask (SIG_SETMASK, &all, &old);
+      int e = pthread_create (&t->thread, NULL, monitor_thread_main, t);
+      pthread_sigmask (SIG_SETMASK, &old, NULL);
+      if (e != 0)
+        r = cr_error (err, e, "capsule monitor: start the monitor thread");
+    }
+  if (r < 0)
+    {
+      monitor_release_fds (&t->m);
+      free (t->state_dir);
+      free (t->cgroup_path);
+      free (t);
+      return -1;
+    }
+  t->eff = eff;
+  *out = t;
+  return 0;
+}
+
+/* Closing an inotify instance waits for an SRCU grace period (the kernel's
+ * fsnotify mark reaper: 10-20 ms here), which a foreground `run` would pay
+ * on its way out.  A helper sharing our memory and fd table closes it and
+ * pays instead (the release runs in the closing task); it only makes two
+ * raw system calls on its own small stack. */
+static int
+closer_main (void *arg)
+{
+  syscall (SYS_close, (int) (intptr_t) arg);
+  syscall (SYS_exit, 0);
+  return 0;
+}
+
+static void
+close_off_path (int fd)
+{
+  static char stack[16384] __attribute__ ((aligned (16)));
+  if (fd >= 0 && clone (closer_main, stack + sizeof stack, CLONE_VM | CLONE_FILES | SIGCHLD, (void *) (intptr_t) fd) < 0)
+    close (fd); /* no helper: pay for it here */
+}
+
+void
+capsule_monitor_thread_stop (struct capsule_monitor_thread *t)
+{
+  if (t == NULL)
+    return;
+  uint64_t one = 1;
+  if (write (t->m.stopfd, &one, sizeof one) < 0)
+    {
+      /* an eventfd write only fails on overflow */
+    }
+  pthread_join (t->thread, NULL);
+  close_off_path (steal_fd (&t->m.ifd));
+  monitor_release_fds (&t->m);
+  capsule_effective_free (t->eff);
+  free (t->state_dir);
+  free (t->cgroup_path);
+  free (t);
 }
 
 void
@@ -444,16 +596,21 @@ record_head (const char *root, const struct capsule_effective *eff, const char *
 }
 
 int
-capsule_started (const char *root, const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
-                 const char *cgroup_path, cr_error_t *err)
+capsule_started (const char *root, const char *state_dir, struct capsule_effective *eff, pid_t init_pid,
+                 const char *cgroup_path, struct capsule_monitor_thread **thread, cr_error_t *err)
 {
   if (eff->concurrency_group
       && capsule_slot_update (root, eff->concurrency_group, eff->id, init_pid, err) < 0)
     return -1;
-  if (capsule_monitor_needed (eff) && capsule_monitor_start (state_dir, eff, init_pid, cgroup_path, err) < 0)
-    return -1;
   cleanup_free char *extra = xasprintf (",\"pid\":%d", (int) init_pid);
-  capsule_audit (eff->audit_path, eff->id, "created", extra);
+  cleanup_free char *audit_path = xstrdup (eff->audit_path ? eff->audit_path : "");
+  cleanup_free char *id = xstrdup (eff->id);
+  if (capsule_monitor_needed (eff)
+      && (thread ? capsule_monitor_start_thread (state_dir, eff, init_pid, cgroup_path, thread, err)
+                 : capsule_monitor_start (state_dir, eff, init_pid, cgroup_path, err)) < 0)
+    return -1;
+  /* (eff may belong to the monitor thread now: only the copies from here on.) */
+  capsule_audit (*audit_path ? audit_path : NULL, id, "created", extra);
   /* The head after "created" is the monitor's first tick: off create's path. */
   return 0;
 }

@@ -44,11 +44,26 @@ int capsule_monitor_start (const char *state_dir, const struct capsule_effective
 /* SIGTERM the monitor recorded in state_dir (if it is still the same process). */
 void capsule_monitor_stop (const char *state_dir);
 
+/* A foreground `run` stays alive for as long as its capsule, so it keeps
+ * the monitor in a thread of its own instead of forking a daemon (a fork
+ * and its copy-on-write faults were half of a capsule's start-up cost).
+ * The same loop: timeout, kill switch, heads, "exited".  The init then
+ * keeps its parent-death signal (SIGKILL) and has a pid namespace of its
+ * own, so the capsule dies with the runtime: nothing runs unwatched.
+ * On success the thread owns eff.  _stop records "exited" if the init is
+ * gone and not yet on record, then joins; `run` calls it before delete. */
+struct capsule_monitor_thread;
+int capsule_monitor_start_thread (const char *state_dir, struct capsule_effective *eff, pid_t init_pid,
+                                  const char *cgroup_path, struct capsule_monitor_thread **out, cr_error_t *err);
+void capsule_monitor_thread_stop (struct capsule_monitor_thread *t);
+
 /* Lifecycle glue: after the init exists (slot handed to the init, monitor,
  * audit "created"), and at delete (monitor stopped, slot released, audit
- * "deleted").  capsule_release loads capsule.json itself unless given it. */
-int capsule_started (const char *root, const char *state_dir, const struct capsule_effective *eff, pid_t init_pid,
-                     const char *cgroup_path, cr_error_t *err);
+ * "deleted").  thread NULL: the monitor is a daemon; else an in-process
+ * monitor is started into *thread and owns eff from then on.
+ * capsule_release loads capsule.json itself unless given it. */
+int capsule_started (const char *root, const char *state_dir, struct capsule_effective *eff, pid_t init_pid,
+                     const char *cgroup_path, struct capsule_monitor_thread **thread, cr_error_t *err);
 int capsule_release (const char *state_dir, const struct capsule_effective *eff, cr_error_t *err);
 
 #endif
