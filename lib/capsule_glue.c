@@ -135,7 +135,7 @@ void
 capsule_glue_release (struct capsule_glue *g)
 {
   /* Still here: create failed after the monitor thread started (the init is being killed). */
-  capsule_monitor_thread_stop (g->monitor_thread);
+  capsule_monitor_thread_stop (g->monitor_thread, true);
   if (g->eff)
     capsule_effective_free (g->eff);
   memset (g, 0, sizeof *g);

@@ -1022,11 +1022,18 @@ cr_container_delete (struct cr_context *ctx, const char *id, bool force, cr_erro
 
 /* ---- run -------------------------------------------------------------- */
 
+/* head: no delete follows, whose head would cover "exited". */
+static void
+monitor_thread_stop_head (struct capsule_monitor_thread **t, bool head)
+{
+  capsule_monitor_thread_stop (*t, head);
+  *t = NULL;
+}
+
 static void
 monitor_thread_stop (struct capsule_monitor_thread **t)
 {
-  capsule_monitor_thread_stop (*t);
-  *t = NULL;
+  monitor_thread_stop_head (t, true);
 }
 
 static volatile sig_atomic_t pending_signal;
@@ -1220,7 +1227,7 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   if (cr_container_start (ctx, o->id, err) < 0)
     {
       cr_error_t e = NULL;
-      monitor_thread_stop (&monitor);
+      monitor_thread_stop_head (&monitor, false);
       cr_container_delete (ctx, o->id, true, &e);
       cr_error_release (&e);
       return -1;
@@ -1270,7 +1277,7 @@ cr_container_run (struct cr_context *ctx, const struct cr_create_opts *o, bool d
   if (pty >= 0)
     close (pty);
   /* "exited" on record before delete's lines. */
-  monitor_thread_stop (&monitor);
+  monitor_thread_stop_head (&monitor, keep);
   if (!keep)
     {
       cr_error_t e = NULL;

@@ -104,6 +104,10 @@ arm (int tfd, uint64_t secs)
   arm_ms (tfd, secs * 1000);
 }
 
+/* What an in-process monitor's stop eventfd carries: must a head follow "exited"? */
+#define CAPSULE_MONITOR_STOP_NOHEAD 1
+#define CAPSULE_MONITOR_STOP_HEAD 2
+
 struct monitor
 {
   const struct capsule_effective *eff;
@@ -217,13 +221,16 @@ monitor_ks_events (struct monitor *m)
 /* The init is gone: on record (with why, if we stopped it), leftovers of
  * a capsule without its own pid namespace killed, signed head. */
 static void
-monitor_init_exited (struct monitor *m)
+monitor_init_exited (struct monitor *m, bool head)
 {
   cleanup_free char *cause = m->cause ? xasprintf (",\"cause\":\"%s\"", m->cause) : xstrdup ("");
   capsule_audit (m->eff->audit_path, m->eff->id, "exited", cause);
-  if (cgroup_empty (m->cgroup_path) == 0)
+  /* (An in-process monitor's capsule has its own pid namespace: the kernel
+   * killed the rest with the init.) */
+  if (m->stopfd < 0 && cgroup_empty (m->cgroup_path) == 0)
     kill_cgroup_until_empty (m->cgroup_path);
-  monitor_head (m, "exited", true);
+  if (head)
+    monitor_head (m, "exited", true);
 }
 
 static bool
@@ -270,15 +277,17 @@ monitor_loop (struct monitor *m)
         monitor_ks_events (m);
       if (p[0].revents)
         {
-          monitor_init_exited (m);
+          monitor_init_exited (m, true);
           return;
         }
       if (p[4].revents)
         {
           /* `run` is about to delete: "exited" goes on record first if the
-           * init is gone (delete's lines follow it). */
+           * init is gone (delete's lines follow it, and its head covers it). */
+          uint64_t v = 0;
+          bool head = read (m->stopfd, &v, sizeof v) == sizeof v && v == CAPSULE_MONITOR_STOP_HEAD;
           if (fd_readable (m->pidfd))
-            monitor_init_exited (m);
+            monitor_init_exited (m, head);
           return;
         }
       if (p[3].revents)
@@ -538,11 +547,11 @@ close_off_path (int fd)
 }
 
 void
-capsule_monitor_thread_stop (struct capsule_monitor_thread *t)
+capsule_monitor_thread_stop (struct capsule_monitor_thread *t, bool head)
 {
   if (t == NULL)
     return;
-  uint64_t one = 1;
+  uint64_t one = head ? CAPSULE_MONITOR_STOP_HEAD : CAPSULE_MONITOR_STOP_NOHEAD;
   if (write (t->m.stopfd, &one, sizeof one) < 0)
     {
       /* an eventfd write only fails on overflow */

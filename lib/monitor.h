@@ -51,11 +51,12 @@ void capsule_monitor_stop (const char *state_dir);
  * keeps its parent-death signal (SIGKILL) and has a pid namespace of its
  * own, so the capsule dies with the runtime: nothing runs unwatched.
  * On success the thread owns eff.  _stop records "exited" if the init is
- * gone and not yet on record, then joins; `run` calls it before delete. */
+ * gone and not yet on record (with a signed head if head: no delete
+ * follows to record one), then joins; `run` calls it before delete. */
 struct capsule_monitor_thread;
 int capsule_monitor_start_thread (const char *state_dir, struct capsule_effective *eff, pid_t init_pid,
                                   const char *cgroup_path, struct capsule_monitor_thread **out, cr_error_t *err);
-void capsule_monitor_thread_stop (struct capsule_monitor_thread *t);
+void capsule_monitor_thread_stop (struct capsule_monitor_thread *t, bool head);
 
 /* Lifecycle glue: after the init exists (slot handed to the init, monitor,
  * audit "created"), and at delete (monitor stopped, slot released, audit
