@@ -6,7 +6,9 @@
 # Not part of ctest (timing).  Prints a markdown table.
 # Env: DURATION (10s), CONNS (32), RUNS (3: direct and capsule-proxy runs,
 # interleaved, medians reported), C1_DURATION (5s: the -c1 latency runs),
-# CONNECT_RUNS (5), PROXY (capsule-proxy binary).
+# CONNECT_RUNS (5), PROXY (capsule-proxy binary), AUDIT_FS (tmpfs: the audit
+# log on a tmpfs this script mounts, as with capsule-runc's default audit dir
+# <state root>/.capsule-audit under /run; disk: in the tmp dir, on its disk).
 set -u
 src=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${CAPSULE_BUILD:-$src/build}
@@ -19,7 +21,7 @@ for c in wrk nginx curl python3; do command -v $c >/dev/null || { echo "SKIP: ne
 T=$(mktemp -d /tmp/capsule-bench.XXXXXX)
 chmod 755 "$T"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$T"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; mountpoint -q "$T/auditfs" && umount -l "$T/auditfs"; rm -rf "$T"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for i in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
@@ -54,7 +56,16 @@ CP=$(port)
 args=()
 for i in $(seq 1 98); do args+=(--allow "GET,POST api$i.example.com/v$i/*"); done
 args+=(--allow "GET 127.0.0.1:$NG/ok/*" --allow "CONNECT 127.0.0.1:$NG")
-"$PROXY" --listen 127.0.0.1:$CP --audit "$T/audit.jsonl" --capsule-id bench "${args[@]}" >"$T/cp.log" 2>&1 & CPID=$!; pids+=($CPID)
+AUDIT_FS=${AUDIT_FS:-tmpfs}
+AUD=$T/auditfs
+mkdir -p "$AUD"
+case $AUDIT_FS in
+  tmpfs) mount -t tmpfs -o size=4g,mode=0700 capsule-bench-audit "$AUD" || { echo "cannot mount a tmpfs for the audit log (AUDIT_FS=disk avoids it)" >&2; exit 1; } ;;
+  disk) ;;
+  *) echo "AUDIT_FS: tmpfs or disk" >&2; exit 2 ;;
+esac
+echo "audit log on $AUDIT_FS ($(df --output=fstype "$AUD" | tail -1))"
+"$PROXY" --listen 127.0.0.1:$CP --audit "$AUD/audit.jsonl" --capsule-id bench "${args[@]}" >"$T/cp.log" 2>&1 & CPID=$!; pids+=($CPID)
 wait_port "$CP" || exit 1
 
 # --- squid and tinyproxy, if installed
@@ -135,8 +146,8 @@ for k in direct capsule; do
 done
 [ -n "$SQ" ] && R[squid]=$(run_wrk squid "$SQ" "$T/abs.lua")
 [ -n "$TP" ] && R[tinyproxy]=$(run_wrk tinyproxy "$TP" "$T/abs.lua")
-lines=$(wc -l <"$T/audit.jsonl")
-"$PROXY" audit-verify "$T/audit.jsonl" >/dev/null && chain=intact || chain=BROKEN
+lines=$(wc -l <"$AUD/audit.jsonl")
+"$PROXY" audit-verify "$AUD/audit.jsonl" >/dev/null && chain=intact || chain=BROKEN
 
 echo
 echo "| client path (wrk -t1 -c$CONNS $DURATION, 1 KiB; direct/capsule: median of $RUNS) | req/s | p50 | p99 | non-2xx |"
@@ -153,7 +164,7 @@ echo "capsule-proxy / direct req/s: $(awk -v a="${c[0]}" -v b="${d[0]}" 'BEGIN{p
 echo "added p50 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "${c[1]}")" -v b="$(to_ms "${d[1]}")" 'BEGIN{printf "%.3f ms", a-b}')"
 echo "added p99 latency (medians, capsule-proxy - direct): $(awk -v a="$(to_ms "${c[2]}")" -v b="$(to_ms "${d[2]}")" 'BEGIN{printf "%.3f ms", a-b}')"
 echo "capsule-proxy CPU per request: $(awk -v m="$cms" -v r="$creq" 'BEGIN{printf "%.1f us", r ? m*1000/r : 0}')"
-echo "audit: $lines lines, chain $chain"
+echo "audit: $lines lines ($AUDIT_FS), chain $chain"
 
 # --- one connection (no queueing): what the proxy itself adds per request,
 # apart from run-queue contention of three busy processes on few CPUs
