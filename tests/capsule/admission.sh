@@ -6,14 +6,6 @@
 . "$CAPSULE_SRC/tests/capsule/lib.sh"
 capsule_env_check
 
-# refused NAME REGEX ID: create of bundle $B as ID fails with REGEX, is audited, leaves nothing.
-refused() {
-  local name=$1 re=$2 id=$3 out
-  out=$(R create -b "$B" "$id" 2>&1)
-  if [ $? -ne 0 ]; then t_match "$name: refused" "$re" "$out"; else t_fail "$name: refused (created)"; R delete -f "$id" >/dev/null 2>&1; fi
-  t_fails "$name: nothing left behind" R state "$id"
-  t_match "$name: audited" '"event":"admission".*"decision":"deny"' "$(audit_of "$id")"
-}
 
 # --- inspect ---------------------------------------------------------------
 B="$T_TMP/insp"

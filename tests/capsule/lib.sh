@@ -33,6 +33,15 @@ capsule_bundle() {
 # audit_of ID: the capsule's audit log (no policy audit dir: beside the state dirs).
 audit_of() { cat "$CROOT/.capsule-audit/$1.jsonl" 2>/dev/null; }
 
+# refused NAME REGEX ID: create of bundle $B as ID fails with REGEX, is audited, leaves nothing.
+refused() {
+  local name=$1 re=$2 id=$3 out
+  out=$(R create -b "$B" "$id" 2>&1)
+  if [ $? -ne 0 ]; then t_match "$name: refused" "$re" "$out"; else t_fail "$name: refused (created)"; R delete -f "$id" >/dev/null 2>&1; fi
+  t_fails "$name: nothing left behind" R state "$id"
+  t_match "$name: audited" '"event":"admission".*"decision":"deny"' "$(audit_of "$id")"
+}
+
 # wait_stopped ID [SECONDS]: state says stopped within SECONDS (default 30).
 wait_stopped() {
   local i n=$(( ${2:-30} * 20 ))

@@ -62,13 +62,6 @@ t_eq "exec: no proxy variables in the environment" "" "$(R exec "$ID" /bin/sh -c
 t_ok "delete" R delete -f "$ID"
 
 # --- refused at create --------------------------------------------------------
-refused() {
-  local name=$1 re=$2 id=$3 out
-  out=$(R create -b "$B" "$id" 2>&1)
-  if [ $? -ne 0 ]; then t_match "$name: refused" "$re" "$out"; else t_fail "$name: refused (created)"; R delete -f "$id" >/dev/null 2>&1; fi
-  t_fails "$name: nothing left behind" R state "$id"
-  t_match "$name: audited" '"event":"admission".*"decision":"deny"' "$(audit_of "$id")"
-}
 for kv in 'capsule/egress.allow=GET api.example.com/v1/*' 'capsule/egress.gateway=gw.example.com:3128' \
           'capsule/dns.pin=api.example.com=192.0.2.7' 'capsule/credentials=tok@api.example.com=Authorization' \
           'capsule/capability.pay=POST api.example.com/pay rate=1/h'; do
