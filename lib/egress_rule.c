@@ -666,36 +666,58 @@ egress_rule_names_private_ip (const struct egress_rule *r)
 }
 
 int
-egress_ip_in_cidr (const char *ip, const char *cidr)
+egress_cidr_parse (const char *s, struct cidr *out)
 {
-  char net[64];
-  const char *slash = strchr (cidr, '/');
-  size_t nl = slash ? (size_t) (slash - cidr) : strlen (cidr);
-  if (nl >= sizeof net)
+  char buf[INET6_ADDRSTRLEN];
+  const char *slash = strchr (s, '/');
+  size_t n = slash ? (size_t) (slash - s) : strlen (s);
+  if (n >= sizeof buf)
     return -1;
-  memcpy (net, cidr, nl);
-  net[nl] = '\0';
-  uint8_t a[16], b[16];
-  int fam = strchr (net, ':') ? AF_INET6 : AF_INET;
-  int alen = fam == AF_INET6 ? 16 : 4;
-  if (inet_pton (fam, net, b) != 1)
+  memcpy (buf, s, n);
+  buf[n] = '\0';
+  memset (out, 0, sizeof *out);
+  int max;
+  if (inet_pton (AF_INET, buf, out->addr) == 1)
+    out->family = AF_INET, max = 32;
+  else if (inet_pton (AF_INET6, buf, out->addr) == 1)
+    out->family = AF_INET6, max = 128;
+  else
     return -1;
-  int bits = alen * 8;
+  out->prefix = max;
   if (slash)
     {
-      if (!slash[1] || strspn (slash + 1, "0123456789") != strlen (slash + 1))
+      /* digits only: strtol would take "+8", " 8" or "0x8" */
+      if (!slash[1] || strspn (slash + 1, "0123456789") != strlen (slash + 1) || strlen (slash + 1) > 3)
         return -1;
-      bits = atoi (slash + 1);
-      if (bits > alen * 8)
+      int v = atoi (slash + 1);
+      if (v > max)
         return -1;
+      out->prefix = v;
     }
-  if (inet_pton (fam, ip, a) != 1)
+  return 0;
+}
+
+bool
+egress_cidr_contains (const struct cidr *c, int family, const void *addr)
+{
+  const unsigned char *a = addr;
+  if (c->family != family)
+    return false;
+  int bits = c->prefix, k = 0;
+  for (; bits >= 8; bits -= 8, k++)
+    if (a[k] != c->addr[k])
+      return false;
+  return bits == 0 || ((a[k] ^ c->addr[k]) & (0xff << (8 - bits)) & 0xff) == 0;
+}
+
+int
+egress_ip_in_cidr (const char *ip, const char *cidr)
+{
+  struct cidr c;
+  unsigned char a[16];
+  if (egress_cidr_parse (cidr, &c) < 0)
+    return -1;
+  if (inet_pton (c.family, ip, a) != 1)
     return 0;
-  for (int i = 0; i < bits; i++)
-    {
-      int m = 0x80 >> (i % 8);
-      if ((a[i / 8] & m) != (b[i / 8] & m))
-        return 0;
-    }
-  return 1;
+  return egress_cidr_contains (&c, c.family, a);
 }

@@ -96,7 +96,13 @@ bool egress_ip_text_is_private (const char *ip);
  * (admission refuses such annotation rules unless the node policy's
  * egress.allow_private covers them). */
 bool egress_rule_names_private_ip (const struct egress_rule *r);
-/* Is the literal ip (either family) inside cidr ("10.0.0.0/8", "::1/128")? -1 on a bad cidr. */
+/* A network: "10.0.0.0/8", "::1/128", or an address alone (a host). */
+struct cidr { int family; unsigned char addr[16]; int prefix; };
+/* 0, or -1 when s is not an address with an optional /prefix in range. */
+int egress_cidr_parse (const char *s, struct cidr *out);
+/* Is addr (4 or 16 bytes of family) inside c? */
+bool egress_cidr_contains (const struct cidr *c, int family, const void *addr);
+/* Is the literal ip (either family) inside cidr? 1/0, -1 on a bad cidr. */
 int egress_ip_in_cidr (const char *ip, const char *cidr);
 
 #endif

@@ -79,55 +79,12 @@ capsule_policy_free (struct capsule_policy *p)
   free (p);
 }
 
-int
-capsule_cidr_parse (const char *s, struct cidr *out)
-{
-  char buf[64];
-  const char *slash = strchr (s, '/');
-  size_t n = slash ? (size_t) (slash - s) : strlen (s);
-  if (n >= sizeof buf)
-    return -1;
-  memcpy (buf, s, n);
-  buf[n] = '\0';
-  memset (out, 0, sizeof *out);
-  int max;
-  if (inet_pton (AF_INET, buf, out->addr) == 1)
-    out->family = AF_INET, max = 32;
-  else if (inet_pton (AF_INET6, buf, out->addr) == 1)
-    out->family = AF_INET6, max = 128;
-  else
-    return -1;
-  out->prefix = max;
-  if (slash)
-    {
-      char *end;
-      errno = 0;
-      long v = strtol (slash + 1, &end, 10);
-      if (errno || *end || end == slash + 1 || v < 0 || v > max)
-        return -1;
-      out->prefix = (int) v;
-    }
-  return 0;
-}
-
 bool
 capsule_policy_private_allowed (const struct capsule_policy *p, int family, const void *addr)
 {
-  const unsigned char *a = addr;
   for (size_t i = 0; p && i < p->allow_private_len; i++)
-    {
-      const struct cidr *c = &p->allow_private[i];
-      if (c->family != family)
-        continue;
-      int bits = c->prefix, k = 0;
-      for (; bits >= 8; bits -= 8, k++)
-        if (a[k] != c->addr[k])
-          break;
-      if (bits >= 8)
-        continue;
-      if (bits == 0 || ((a[k] ^ c->addr[k]) & (0xff << (8 - bits)) & 0xff) == 0)
-        return true;
-    }
+    if (egress_cidr_contains (&p->allow_private[i], family, addr))
+      return true;
   return false;
 }
 
@@ -307,7 +264,7 @@ parse_policy (yajl_val root, struct capsule_policy *p, cr_error_t *err)
         return -1;
       p->allow_private = xmalloc0 ((n + 1) * sizeof *p->allow_private);
       for (size_t i = 0; i < n; i++)
-        if (capsule_cidr_parse (v[i], &p->allow_private[p->allow_private_len++]) < 0)
+        if (egress_cidr_parse (v[i], &p->allow_private[p->allow_private_len++]) < 0)
           {
             ocij_key (&j, "allow_private");
             ocij_idx (&j, i);

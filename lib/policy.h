@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "../oci-spec/annotations.h"
+#include "egress_rule.h"
 #include "error.h"
 
 #define CAPSULE_POLICY_PATH "/etc/capsule/policy.json"
@@ -53,8 +54,6 @@ struct capsule_profile
    * rules or proxy; egress annotations refused); default "contained". */
   bool network_none;
 };
-
-struct cidr { int family; unsigned char addr[16]; int prefix; };
 
 struct capsule_policy
 {
@@ -79,7 +78,6 @@ void capsule_policy_free (struct capsule_policy *p);
 const struct capsule_profile *capsule_policy_profile (const struct capsule_policy *p, const char *name);
 /* Is the address covered by egress.allow_private? */
 bool capsule_policy_private_allowed (const struct capsule_policy *p, int family, const void *addr);
-int capsule_cidr_parse (const char *s, struct cidr *out);
 
 /* The capabilities a capsule keeps at most by default (SPEC §4). */
 extern const char *const capsule_default_caps[];

@@ -185,6 +185,10 @@ main (void)
   T_CHECK (egress_ip_in_cidr ("::1", "::1/128") == 1, "cidr v6");
   T_CHECK (egress_ip_in_cidr ("10.0.0.1", "127.0.0.0/8") == 0, "cidr miss");
   T_CHECK (egress_ip_in_cidr ("10.0.0.1", "bogus/8") == -1, "cidr bad");
+  T_CHECK (egress_ip_in_cidr ("10.0.0.1", "10.0.0.0/+8") == -1 && egress_ip_in_cidr ("10.0.0.1", "10.0.0.0/") == -1
+               && egress_ip_in_cidr ("10.0.0.1", "10.0.0.0/0008") == -1, "cidr prefix must be plain digits");
+  T_CHECK (egress_ip_in_cidr ("192.0.2.7", "0.0.0.0/0") == 1 && egress_ip_in_cidr ("192.0.2.7", "::/0") == 0, "cidr /0, family");
+  T_CHECK (egress_ip_in_cidr ("10.1.3.255", "10.1.2.0/23") == 1 && egress_ip_in_cidr ("10.1.4.0", "10.1.2.0/23") == 0, "cidr /23");
 
   /* credentials */
   struct egress_cred c;
