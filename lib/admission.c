@@ -332,13 +332,9 @@ check_egress (const struct capsule_policy *pol, const struct capsule_annotations
   if (a->credentials)
     {
       cleanup_free char *copy = xstrdup (a->credentials);
-      char *save = NULL;
-      for (char *item = strtok_r (copy, ";", &save); item; item = strtok_r (NULL, ";", &save))
+      char *save = copy;
+      for (char *item; (item = next_list_item (&save, ";")) != NULL;)
         {
-          while (*item == ' ')
-            item++;
-          if (*item == '\0')
-            continue;
           struct egress_cred c;
           if (egress_cred_parse (item, &c, err) < 0)
             return cr_error_wrap (err, "annotation capsule/credentials");
@@ -373,13 +369,9 @@ check_egress (const struct capsule_policy *pol, const struct capsule_annotations
       if (lists[k][1] == NULL)
         continue;
       cleanup_free char *copy = xstrdup (lists[k][1]);
-      char *save = NULL;
-      for (char *item = strtok_r (copy, ";", &save); item; item = strtok_r (NULL, ";", &save))
+      char *save = copy;
+      for (char *item; (item = next_list_item (&save, ";")) != NULL;)
         {
-          while (*item == ' ')
-            item++;
-          if (*item == '\0')
-            continue;
           char *eq = strchr (item, '=');
           if (eq == NULL || eq == item || eq[1] == '\0' || strchr (item, ' ') != NULL)
             return cr_error (err, 0, "annotation %s: item `%s`: expected host=value", lists[k][0], item);

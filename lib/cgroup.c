@@ -231,14 +231,10 @@ int
 cr_cgroup_writef (const char *dir, const char *file, cr_error_t *err, const char *fmt, ...)
 {
   va_list ap;
-  char *v = NULL;
   va_start (ap, fmt);
-  if (vasprintf (&v, fmt, ap) < 0)
-    abort ();
+  cleanup_free char *v = xvasprintf (fmt, ap);
   va_end (ap);
-  int r = cr_cgroup_write (dir, file, v, err);
-  free (v);
-  return r;
+  return cr_cgroup_write (dir, file, v, err);
 }
 
 int

@@ -36,14 +36,10 @@ static int
 v2_writef (const char *d, const char *file, const char *what, cr_error_t *err, const char *fmt, ...)
 {
   va_list ap;
-  char *v = NULL;
   va_start (ap, fmt);
-  if (vasprintf (&v, fmt, ap) < 0)
-    abort ();
+  cleanup_free char *v = xvasprintf (fmt, ap);
   va_end (ap);
-  int r = v2_write (d, file, v, what, err);
-  free (v);
-  return r;
+  return v2_write (d, file, v, what, err);
 }
 
 static int

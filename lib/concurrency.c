@@ -51,15 +51,7 @@ open_group (const char *root, const char *group, cr_error_t *err)
   cleanup_free char *dir = xasprintf ("%s/.capsule-concurrency/%s", root, group);
   if (mkdir_p (dir, 0700, err) < 0)
     return -1;
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return cr_error_errno (err, "open concurrency group `%s`", dir);
-  if (flock (fd, LOCK_EX) < 0)
-    {
-      close (fd);
-      return cr_error_errno (err, "lock concurrency group `%s`", dir);
-    }
-  return fd;
+  return open_dir_locked (dir, "concurrency group", err);
 }
 
 static int

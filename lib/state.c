@@ -58,15 +58,7 @@ cr_state_dir_create (const char *root, const char *id, cr_error_t *err)
         return cr_error (err, 0, "container with given ID already exists: %s", id);
       return cr_error_errno (err, "mkdir `%s`", dir);
     }
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return cr_error_errno (err, "open `%s`", dir);
-  if (flock (fd, LOCK_EX) < 0)
-    {
-      close (fd);
-      return cr_error_errno (err, "lock `%s`", dir);
-    }
-  return fd;
+  return open_dir_locked (dir, "state directory", err);
 }
 
 int

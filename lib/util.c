@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -30,15 +31,52 @@ xstrdup (const char *s)
 }
 
 char *
+xvasprintf (const char *fmt, va_list ap)
+{
+  char *s;
+  if (vasprintf (&s, fmt, ap) < 0)
+    abort ();
+  return s;
+}
+
+char *
 xasprintf (const char *fmt, ...)
 {
   va_list ap;
-  char *s;
   va_start (ap, fmt);
-  if (vasprintf (&s, fmt, ap) < 0)
-    abort ();
+  char *s = xvasprintf (fmt, ap);
   va_end (ap);
   return s;
+}
+
+char *
+next_list_item (char **save, const char *sep)
+{
+  for (;;)
+    {
+      char *item = strsep (save, sep);
+      if (item == NULL)
+        return NULL;
+      item += strspn (item, " \t");
+      if (*item)
+        return item;
+    }
+}
+
+int
+open_dir_locked (const char *dir, const char *what, cr_error_t *err)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return cr_error_errno (err, "open %s `%s`", what, dir);
+  if (flock (fd, LOCK_EX) < 0)
+    {
+      int e = errno;
+      close (fd);
+      errno = e;
+      return cr_error_errno (err, "lock %s `%s`", what, dir);
+    }
+  return fd;
 }
 
 int

@@ -4,6 +4,7 @@
 #define CAPSULE_UTIL_H
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +33,14 @@ static inline void cleanup_errorp (cr_error_t *e) { cr_error_release (e); }
 void *xmalloc0 (size_t n);
 char *xstrdup (const char *s);
 char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+char *xvasprintf (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
+/* Items of a "a; b;c" list in place: the next one with leading blanks
+ * skipped, empty ones left out; NULL at the end.  *save starts at the
+ * (writable) list. */
+char *next_list_item (char **save, const char *sep);
+/* open(dir, O_DIRECTORY) and take an exclusive flock on it; the fd, or -1
+ * (ENOENT is left in the error's status for callers that care). */
+int open_dir_locked (const char *dir, const char *what, cr_error_t *err);
 
 /* Write all of buf / read a whole file (NUL-terminated, *len optional). */
 int write_all (int fd, const void *buf, size_t len, cr_error_t *err);

@@ -59,7 +59,7 @@ config_free (struct proxy_config *c)
   memset (c, 0, sizeof *c);
 }
 
-static void
+void
 strv_push (char ***v, size_t *n, const char *s)
 {
   char **nv = realloc (*v, (*n + 1) * sizeof *nv);

@@ -533,18 +533,15 @@ main (int argc, char **argv)
         case O_TRANSPARENT: f_transparent = optarg; break;
         case O_DNS: f_dns = optarg; break;
         case O_ALLOW:
-          cfg.rules = realloc (cfg.rules, (cfg.n_rules + 1) * sizeof *cfg.rules);
-          cfg.rules[cfg.n_rules++] = xstrdup (optarg);
+          strv_push (&cfg.rules, &cfg.n_rules, optarg);
           break;
         case O_PIN:
-          cfg.pins = realloc (cfg.pins, (cfg.n_pins + 1) * sizeof *cfg.pins);
-          cfg.pins[cfg.n_pins++] = xstrdup (optarg);
+          strv_push (&cfg.pins, &cfg.n_pins, optarg);
           break;
         case O_AUDIT: f_audit = optarg; break;
         case O_CAOUT: f_caout = optarg; break;
         case O_TLSPIN:
-          cfg.tls_pins = realloc (cfg.tls_pins, (cfg.n_tls_pins + 1) * sizeof *cfg.tls_pins);
-          cfg.tls_pins[cfg.n_tls_pins++] = xstrdup (optarg);
+          strv_push (&cfg.tls_pins, &cfg.n_tls_pins, optarg);
           break;
         case O_UPCA: f_upca = optarg; break;
         case O_GATEWAY: f_gateway = optarg; break;

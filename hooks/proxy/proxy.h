@@ -113,6 +113,8 @@ int config_load_json (struct proxy_config *c, const char *path, cr_error_t *err)
 /* Build policy + resolver from the configuration (validates every rule). */
 int config_build_policy (const struct proxy_config *c, struct policy **policy, struct resolver **resolver,
                          cr_error_t *err);
+/* Append a copy of s to the vector *v of *n strings. */
+void strv_push (char ***v, size_t *n, const char *s);
 void config_add_cred (struct proxy_config *c, const char *rule, const char *file);
 /* "ADDR:PORT" / "[ADDR]:PORT" to a sockaddr. */
 int config_parse_addr (const char *s, struct sockaddr_storage *ss, socklen_t *len, cr_error_t *err);
