@@ -397,8 +397,11 @@ hook_supervise (int argc, char **argv)
     cleanup_free char *pin = xasprintf ("%s/netns", s.state_dir);
     cleanup_error cr_error_t kerr = NULL;
     netcontain_key_of (pin, key, sizeof key, &kerr);
-    sup_audit (&s, "network.setup", "\"role\":\"owner\",\"shape\":\"%s\",\"netns\":\"%s\"", s.pod ? "pod" : "isolated",
-               key);
+    /* the proxy writes its own proxy.start; the supervisor's view of it
+     * goes here, before the slow cgroup look-up below, so it precedes
+     * whatever the capsule does */
+    sup_audit (&s, "network.setup", "\"role\":\"owner\",\"shape\":\"%s\",\"netns\":\"%s\",\"proxy_pid\":%d",
+               s.pod ? "pod" : "isolated", key, (int) s.proxy_pid);
   }
   /* Not needed before the answer (reading /proc/PID/cgroup and moving take
    * cgroup_mutex, which anyone on the node may hold for a while). */
@@ -409,7 +412,6 @@ hook_supervise (int argc, char **argv)
       s.container_cgroup = NULL;
     }
   sup_enter_cgroups (&s, false);
-  sup_audit (&s, "proxy.start", "\"pid\":%d,\"shape\":\"%s\"", (int) s.proxy_pid, s.pod ? "pod" : "isolated");
 
   for (;;)
     {

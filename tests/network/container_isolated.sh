@@ -109,6 +109,10 @@ AUD=$(cat "$AUDF" 2>/dev/null)
 t_match "audit: allowed decision" '/ok/a' "$AUD"
 t_match "audit: denied decision" '/deny/c' "$AUD"
 t_ok "audit chain verifies" "$PROXY" audit-verify "$AUDF"
+EV=$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["event"] for l in open(sys.argv[1])))' "$AUDF")
+t_eq "audit: one proxy.start (the proxy's own)" 1 "$(grep -o 'proxy\.start' <<<"$EV" | wc -l)"
+t_match "audit: network.setup names the proxy and precedes the capsule's egress" '^(.* )?network\.setup .*egress' "$EV"
+t_match "audit: network.setup carries the proxy's pid" '"event":"network.setup".*"proxy_pid":[1-9]' "$AUD"
 
 # nothing left behind
 t_fails "no pin left" test -e "$ST/netns"
