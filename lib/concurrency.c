@@ -9,41 +9,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "state.h"
 #include "util.h"
-
-/* starttime of pid, 0 if it is gone or a zombie. */
-static unsigned long long
-live_start_time (pid_t pid)
-{
-  char path[64], buf[1024];
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  char *p = strrchr (buf, ')');
-  if (p == NULL || p[1] != ' ')
-    return 0;
-  char state = p[2];
-  if (state == 'Z' || state == 'X')
-    return 0;
-  /* Field 22 is starttime; after ") " comes field 3. */
-  unsigned long long v = 0;
-  p += 2;
-  for (int field = 3; field < 22; field++)
-    {
-      p = strchr (p, ' ');
-      if (p == NULL)
-        return 0;
-      p++;
-    }
-  if (sscanf (p, "%llu", &v) != 1)
-    return 0;
-  return v;
-}
 
 static int
 open_group (const char *root, const char *group, cr_error_t *err)
@@ -58,7 +25,7 @@ static int
 write_holder (int dfd, const char *id, pid_t pid, cr_error_t *err)
 {
   char buf[64];
-  int n = snprintf (buf, sizeof buf, "%d %llu\n", (int) pid, live_start_time (pid));
+  int n = snprintf (buf, sizeof buf, "%d %llu\n", (int) pid, cr_proc_start_time (pid));
   cleanup_free char *tmp = xasprintf (".%s.tmp", id);
   if (write_file_at (dfd, tmp, buf, (size_t) n, err) < 0)
     return -1;
@@ -96,7 +63,7 @@ count_live (int dfd, const char *except, cr_error_t *err)
         }
       int pid = 0;
       unsigned long long st = 0;
-      if (sscanf (buf, "%d %llu", &pid, &st) == 2 && pid > 0 && st != 0 && live_start_time (pid) == st)
+      if (sscanf (buf, "%d %llu", &pid, &st) == 2 && pid > 0 && st != 0 && cr_proc_start_time (pid) == st)
         live++;
       else
         unlinkat (dfd, de->d_name, 0); /* died without delete: reclaim */

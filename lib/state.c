@@ -185,7 +185,7 @@ cr_proc_start_time (pid_t pid)
   buf[n] = '\0';
   /* comm may hold spaces and parens: fields start after the last ')'. */
   char *p = strrchr (buf, ')');
-  if (p == NULL)
+  if (p == NULL || p[1] != ' ')
     return 0;
   p += 2;
   char state = *p;

@@ -40,7 +40,7 @@ int cr_state_read (int dirfd, struct cr_state *s, cr_error_t *err);
 
 /* Is the init process still the one we started (alive, not a zombie, same start time)? */
 bool cr_state_init_alive (const struct cr_state *s);
-/* starttime field of /proc/<pid>/stat, 0 on error. */
+/* starttime field of /proc/<pid>/stat; 0 on error or for a zombie. */
 unsigned long long cr_proc_start_time (pid_t pid);
 
 /* Status as OCI reports it: "creating", "created", "running", "paused", "stopped". */

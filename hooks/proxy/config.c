@@ -69,6 +69,17 @@ strv_push (char ***v, size_t *n, const char *s)
   nv[(*n)++] = xstrdup (s);
 }
 
+char **
+strv_concat (char **a, size_t na, char **b, size_t nb)
+{
+  char **v = xmalloc0 ((na + nb + 1) * sizeof *v);
+  for (size_t i = 0; i < na; i++)
+    v[i] = a[i];
+  for (size_t i = 0; i < nb; i++)
+    v[na + i] = b[i];
+  return v;
+}
+
 void
 config_add_cred (struct proxy_config *c, const char *rule, const char *file)
 {

@@ -233,41 +233,19 @@ load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struc
     ret = -1;
   if (ret == 0)
     {
-      size_t nr = flags->n_rules + file.n_rules;
-      char **rules = xmalloc0 ((nr + 1) * sizeof *rules);
-      for (size_t i = 0; i < flags->n_rules; i++)
-        rules[i] = flags->rules[i];
-      for (size_t i = 0; i < file.n_rules; i++)
-        rules[flags->n_rules + i] = file.rules[i];
-      eff.rules = rules, eff.n_rules = nr;
+      /* flags first, then the file; pins: the file's, then the flags' */
+      cleanup_free char **rules = strv_concat (flags->rules, flags->n_rules, file.rules, file.n_rules);
+      cleanup_free char **pins = strv_concat (file.pins, file.n_pins, flags->pins, flags->n_pins);
+      cleanup_free char **cr = strv_concat (flags->cred_rules, flags->n_creds, file.cred_rules, file.n_creds);
+      cleanup_free char **cf = strv_concat (flags->cred_files, flags->n_creds, file.cred_files, file.n_creds);
+      cleanup_free char **tp = strv_concat (flags->tls_pins, flags->n_tls_pins, file.tls_pins, file.n_tls_pins);
+      eff.rules = rules, eff.n_rules = flags->n_rules + file.n_rules;
       eff.annot_rules = file.annot_rules, eff.n_annot = file.n_annot;
-      eff.pins = file.pins, eff.n_pins = file.n_pins;
-      char **pins = NULL;
-      if (flags->n_pins)
-        {
-          pins = xmalloc0 ((flags->n_pins + file.n_pins) * sizeof *pins);
-          for (size_t i = 0; i < file.n_pins; i++)
-            pins[i] = file.pins[i];
-          for (size_t i = 0; i < flags->n_pins; i++)
-            pins[file.n_pins + i] = flags->pins[i];
-          eff.pins = pins, eff.n_pins = file.n_pins + flags->n_pins;
-        }
-      /* credentials: the flags' then the file's; secrets_dir: flag wins */
-      size_t nc = flags->n_creds + file.n_creds;
-      char **cr = xmalloc0 ((nc + 1) * sizeof *cr), **cf = xmalloc0 ((nc + 1) * sizeof *cf);
-      for (size_t i = 0; i < flags->n_creds; i++)
-        cr[i] = flags->cred_rules[i], cf[i] = flags->cred_files[i];
-      for (size_t i = 0; i < file.n_creds; i++)
-        cr[flags->n_creds + i] = file.cred_rules[i], cf[flags->n_creds + i] = file.cred_files[i];
-      eff.cred_rules = cr, eff.cred_files = cf, eff.n_creds = nc;
+      eff.pins = pins, eff.n_pins = file.n_pins + flags->n_pins;
+      eff.cred_rules = cr, eff.cred_files = cf, eff.n_creds = flags->n_creds + file.n_creds;
+      /* secrets_dir: the flag wins */
       eff.secrets_dir = flags->secrets_dir ? flags->secrets_dir : file.secrets_dir;
-      size_t nt = flags->n_tls_pins + file.n_tls_pins;
-      char **tp = xmalloc0 ((nt + 1) * sizeof *tp);
-      for (size_t i = 0; i < flags->n_tls_pins; i++)
-        tp[i] = flags->tls_pins[i];
-      for (size_t i = 0; i < file.n_tls_pins; i++)
-        tp[flags->n_tls_pins + i] = file.tls_pins[i];
-      eff.tls_pins = tp, eff.n_tls_pins = nt;
+      eff.tls_pins = tp, eff.n_tls_pins = flags->n_tls_pins + file.n_tls_pins;
       ret = config_build_policy (&eff, pol, res, err);
       if (ret == 0 && bs)
         {
@@ -276,11 +254,6 @@ load_policy (struct proxy_config *flags, bool reload, struct policy **pol, struc
         }
       if (ret == 0 && gateway)
         *gateway = steal_pointer (&file.gateway);
-      free (rules);
-      free (pins);
-      free (cr);
-      free (cf);
-      free (tp);
     }
   config_free (&file);
   return ret;

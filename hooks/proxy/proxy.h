@@ -115,6 +115,8 @@ int config_build_policy (const struct proxy_config *c, struct policy **policy, s
                          cr_error_t *err);
 /* Append a copy of s to the vector *v of *n strings. */
 void strv_push (char ***v, size_t *n, const char *s);
+/* A new NULL-terminated vector of a's then b's pointers (not copies). */
+char **strv_concat (char **a, size_t na, char **b, size_t nb);
 void config_add_cred (struct proxy_config *c, const char *rule, const char *file);
 /* "ADDR:PORT" / "[ADDR]:PORT" to a sockaddr. */
 int config_parse_addr (const char *s, struct sockaddr_storage *ss, socklen_t *len, cr_error_t *err);
