@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmd/cmd.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -74,16 +74,6 @@ usage (FILE *f)
               "commands:\n");
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     fprintf (f, "  %-12s %s\n", verbs[i].name, verbs[i].help);
-}
-
-/* runc's test for systemd as init (sd_booted): /run/systemd/system is a directory.
- * Where it is, --systemd-cgroup paths are translated and created through
- * cgroupfs like runc's fs driver would: no transient scope over D-Bus. */
-static bool
-systemd_running (void)
-{
-  struct stat sb;
-  return lstat ("/run/systemd/system", &sb) == 0 && S_ISDIR (sb.st_mode);
 }
 
 int
@@ -164,7 +154,7 @@ main (int argc, char **argv)
       cr_log_error ("No help topic for '%s'", verb);
       return 1;
     }
-  if (g.systemd_cgroup && (strcmp (verb, "create") == 0 || strcmp (verb, "run") == 0) && !systemd_running ())
+  if (g.systemd_cgroup && (strcmp (verb, "create") == 0 || strcmp (verb, "run") == 0) && !cr_systemd_booted ())
     {
       /* runc's wording (its cgroup manager refuses the same way), so clients see the same error. */
       cr_log_error ("systemd not running on this host, cannot use systemd cgroups manager");

@@ -2,9 +2,10 @@
  * mount at /sys/fs/cgroup/unified) and pure v2 hosts.  cgroupsPath is taken
  * in both forms: "/a/b" (relative to the cgroup roots) and systemd's
  * "slice:prefix:name", which is translated like runc does
- * (a-b.slice -> /a.slice/a-b.slice/prefix-name.scope) and created through
- * cgroupfs (no D-Bus scope); `create`/`run` refuse --systemd-cgroup when
- * systemd is not init, with runc's error. */
+ * (a-b.slice -> /a.slice/a-b.slice/prefix-name.scope), created through
+ * cgroupfs and then adopted by systemd as a transient scope unit over its
+ * private D-Bus socket (lib/cgroup_systemd.c); `create`/`run` refuse
+ * --systemd-cgroup when systemd is not init, with runc's error. */
 #ifndef CAPSULE_CGROUP_H
 #define CAPSULE_CGROUP_H
 
@@ -84,6 +85,17 @@ int cr_cgroup_freeze (const struct cr_cgroup *cg, bool freeze, cr_error_t *err);
 /* Returns 1 if frozen, 0 if not, <0 on error. */
 int cr_cgroup_is_frozen (const struct cr_cgroup *cg, cr_error_t *err);
 /* Remove the cgroup dirs (retrying while they drain; EBUSY-safe); missing dirs are fine. */
+/* systemd as init (sd_booted's test). */
+bool cr_systemd_booted (void);
+/* --systemd-cgroup: make the container's cgroup (already created, pid in
+ * it) a transient scope unit "prefix-name.scope" in its slice, with
+ * Delegate=yes and the main limits as properties; *unit_out = the unit, or
+ * left NULL for a ".slice" name (kept as a plain cgroup).  Waits for the
+ * job. */
+int cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, const struct oci_resources *res,
+                            char **unit_out, cr_error_t *err);
+/* StopUnit and wait; a unit systemd no longer has is no error. */
+int cr_systemd_unit_stop (const char *unit, cr_error_t *err);
 int cr_cgroup_destroy (const struct cr_cgroup *cg, cr_error_t *err);
 void cr_cgroup_release (struct cr_cgroup *cg);
 

@@ -53,6 +53,11 @@ bool cr_cgroup_kv_get (const char *content, const char *key, uint64_t *value);
  * (used for empty or relative paths in cgroupfs mode). */
 int cr_cgroup_translate_path (const char *cgroups_path, const char *id, bool systemd_cgroup,
                               const char *own_cgroup, char **out, cr_error_t *err);
+/* --systemd-cgroup's "slice:prefix:name": the slice ("system.slice" when
+ * empty, "-.slice" for "-") and the unit ("prefix-name.scope", or name when
+ * it is a .slice). */
+int cr_cgroup_systemd_unit (const char *cgroups_path, const char *id, char **slice_out, char **unit_out,
+                            cr_error_t *err);
 /* systemd slice expansion ("a-b.slice" -> "/a.slice/a-b.slice", "-.slice" -> "/"). */
 int cr_cgroup_expand_slice (const char *slice, char **out, cr_error_t *err);
 /* Check a resolved path: absolute, no "." / ".." / empty components. */

@@ -6,7 +6,8 @@
  *    "-" / "-.slice" = the root slice, "a-b.slice" = /a.slice/a-b.slice;
  *    the unit is "prefix-name.scope", or name itself if it ends in .slice;
  *    an empty cgroupsPath means ":runc:<id>" (runc docs/systemd.md).
- * Without systemd as PID 1 the result is used as a cgroupfs path. */
+ * The result is the cgroupfs path in both modes; with systemd the scope
+ * unit is registered on top (lib/cgroup_systemd.c). */
 #include "cgroup.h"
 #include "cgroup_internal.h"
 #include "util.h"
@@ -120,8 +121,8 @@ cr_cgroup_expand_slice (const char *slice, char **out, cr_error_t *err)
   return 0;
 }
 
-static int
-translate_systemd (const char *cgroups_path, const char *id, char **out, cr_error_t *err)
+int
+cr_cgroup_systemd_unit (const char *cgroups_path, const char *id, char **slice_out, char **unit_out, cr_error_t *err)
 {
   cleanup_free char *copy = NULL;
   const char *slice, *prefix, *name;
@@ -154,10 +155,20 @@ translate_systemd (const char *cgroups_path, const char *id, char **out, cr_erro
     slice = "system.slice";
   else if (strcmp (slice, "-") == 0)
     slice = "-.slice";
+  *slice_out = xstrdup (slice);
+  *unit_out = has_suffix (name, ".slice") ? xstrdup (name) : xasprintf ("%s-%s.scope", prefix, name);
+  return 0;
+}
+
+static int
+translate_systemd (const char *cgroups_path, const char *id, char **out, cr_error_t *err)
+{
+  cleanup_free char *slice = NULL, *unit = NULL;
+  if (cr_cgroup_systemd_unit (cgroups_path, id, &slice, &unit, err) < 0)
+    return -1;
   cleanup_free char *expanded = NULL;
   if (cr_cgroup_expand_slice (slice, &expanded, err) < 0)
     return cr_error_wrap (err, "invalid cgroupsPath `%s`", cgroups_path ? cgroups_path : "");
-  cleanup_free char *unit = has_suffix (name, ".slice") ? xstrdup (name) : xasprintf ("%s-%s.scope", prefix, name);
   *out = xasprintf ("%s/%s", strcmp (expanded, "/") == 0 ? "" : expanded, unit);
   return 0;
 }

@@ -405,6 +405,7 @@ struct create_guard
   pid_t child;
   struct cr_cgroup cg;
   bool cg_made;
+  char *sd_unit; /* the systemd scope made for it, if any */
 };
 
 static void
@@ -424,6 +425,12 @@ create_guard_release (struct create_guard *g)
       cr_error_release (&e);
       cr_cgroup_destroy (&g->cg, &e);
       cr_error_release (&e);
+    }
+  if (g->sd_unit)
+    {
+      cr_systemd_unit_stop (g->sd_unit, &e);
+      cr_error_release (&e);
+      free (g->sd_unit);
     }
   capsule_glue_abort (g->root, g->id);
   cleanup_free char *dir = cr_state_dir (g->root, g->id);
@@ -631,6 +638,15 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
    * hierarchies itself unless it says otherwise), id maps; then let it go. */
   if (parent_cgroup_enter (&guard.cg, pid, sync_fd, selfjoin, into_cgroup, err) < 0)
     return -1;
+  if (ctx->systemd_cgroup && cr_systemd_booted ())
+    {
+      /* systemd adopts the cgroup as a scope, then may have written its
+       * own defaults: the config's limits go in again */
+      const struct oci_resources *res = c->linux_ ? c->linux_->resources : NULL;
+      if (cr_systemd_scope_start (c->linux_ ? c->linux_->cgroups_path : NULL, o->id, pid, res, &guard.sd_unit, err) < 0
+          || (guard.sd_unit && cr_cgroup_set_resources (&guard.cg, res, err) < 0))
+        return -1;
+    }
   if ((new_flags & CLONE_NEWUSER) && write_id_maps (pid, c, err) < 0)
     return -1;
   if (cr_sync_send (sync_fd, CR_SYNC_GO, NULL, -1, err) < 0)
@@ -690,6 +706,7 @@ cr_container_create (struct cr_context *ctx, const struct cr_create_opts *o, pid
       return -1;
     }
   guard.armed = false;
+  free (guard.sd_unit);
   cr_cgroup_release (&guard.cg);
   /* Let the child drop its parent-death signal; wait until it has, since we may exit right away. */
   cr_sync_send (sync_fd, CR_SYNC_CREATED, NULL, -1, NULL);
@@ -928,6 +945,24 @@ cr_container_kill (struct cr_context *ctx, const char *id, int sig, bool all, cr
 
 /* ---- delete ----------------------------------------------------------- */
 
+/* --systemd-cgroup: the scope made at create goes (systemd also drops an
+ * emptied transient scope by itself: this makes it prompt and explicit). */
+static void
+systemd_scope_stop (const struct cr_context *ctx, const char *cgroup_path)
+{
+  const char *unit = strrchr (cgroup_path, '/');
+  unit = unit ? unit + 1 : cgroup_path;
+  size_t n = strlen (unit);
+  if (!ctx->systemd_cgroup || n <= 6 || strcmp (unit + n - 6, ".scope") != 0 || !cr_systemd_booted ())
+    return;
+  cr_error_t e = NULL;
+  if (cr_systemd_unit_stop (unit, &e) < 0)
+    {
+      cr_log_warning ("delete: %s", e->msg);
+      cr_error_release (&e);
+    }
+}
+
 static void
 destroy (struct cr_context *ctx, const char *id, int dirfd, struct cr_state *st)
 {
@@ -941,6 +976,7 @@ destroy (struct cr_context *ctx, const char *id, int dirfd, struct cr_state *st)
           cr_error_release (&e);
           cr_cgroup_kill_all (&cg, SIGKILL, &e);
           cr_error_release (&e);
+          systemd_scope_stop (ctx, st->cgroup_path);
           if (cr_cgroup_destroy (&cg, &e) < 0)
             cr_log_warning ("delete cgroup: %s", e->msg);
           cr_cgroup_release (&cg);

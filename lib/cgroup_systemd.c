@@ -1,0 +1,157 @@
+/* --systemd-cgroup where systemd is init: the container's cgroup is made a
+ * transient scope unit, as runc's systemd driver does, so systemd knows
+ * the cgroup it would otherwise see as foreign (and prune, or fight over
+ * controller settings on a daemon-reload).
+ *
+ * The runtime still creates the cgroup directories itself (the same path:
+ * slice path + unit name) and moves init in; then StartTransientUnit with
+ * PIDs=[init] adopts it, with Delegate=yes (the container may manage its
+ * own sub-cgroups) and the main limits as unit properties so a later
+ * daemon-reload re-applies ours, not systemd's defaults.  The caller sets
+ * every limit again through cgroupfs once the scope is up. */
+#include "cgroup.h"
+#include "cgroup_internal.h"
+#include "sd_bus.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SYSTEMD_PRIVATE "/run/systemd/private"
+#define JOB_TIMEOUT_MS 30000
+
+bool
+cr_systemd_booted (void)
+{
+  /* sd_booted()'s test, which runc uses too */
+  struct stat sb;
+  return lstat ("/run/systemd/system", &sb) == 0 && S_ISDIR (sb.st_mode);
+}
+
+static void
+conn_cleanup (struct sd_conn *c)
+{
+  sd_conn_close (c);
+}
+
+static void
+msg_cleanup (struct sd_msg *m)
+{
+  sd_msg_free (m);
+}
+
+/* Call, then wait for the job the call queued; "done" is success. */
+static int
+call_job (struct sd_conn *c, struct sd_msg *m, const char *unit, cr_error_t *err)
+{
+  cleanup_free char *job = NULL, *result = NULL;
+  if (sd_call (c, m, &job, err) < 0)
+    return -1;
+  if (job == NULL)
+    return cr_error (err, EPROTO, "systemd: %s %s: no job in the reply", m->member, unit);
+  if (sd_wait_job (c, job, JOB_TIMEOUT_MS, &result, err) < 0)
+    return cr_error_wrap (err, "systemd: %s %s", m->member, unit);
+  if (strcmp (result, "done") != 0)
+    return cr_error (err, 0, "systemd: %s %s: job %s", m->member, unit, result);
+  return 0;
+}
+
+static void
+add_limits (struct sd_msg *m, const struct oci_resources *res)
+{
+  bool v2 = cr_cgroup_mode () == CR_CGROUP_V2;
+  sd_msg_prop_bool (m, "MemoryAccounting", true);
+  sd_msg_prop_bool (m, "CPUAccounting", true);
+  sd_msg_prop_bool (m, "TasksAccounting", true);
+  if (v2)
+    sd_msg_prop_bool (m, "IOAccounting", true);
+  if (res == NULL)
+    return;
+  if (res->memory && res->memory->has_limit && res->memory->limit > 0)
+    sd_msg_prop_u64 (m, v2 ? "MemoryMax" : "MemoryLimit", (uint64_t) res->memory->limit);
+  if (res->has_pids_limit && res->pids_limit > 0)
+    sd_msg_prop_u64 (m, "TasksMax", (uint64_t) res->pids_limit);
+  const struct oci_cpu *cpu = res->cpu;
+  if (cpu && cpu->has_quota && cpu->quota > 0)
+    {
+      uint64_t period = cpu->has_period && cpu->period ? cpu->period : 100000;
+      /* systemd keeps CPU quotas in steps of 10 ms per second: round up
+       * (runc does the same), the exact value is written to cpu.max after */
+      uint64_t per_sec = (uint64_t) cpu->quota * 1000000 / period;
+      per_sec = (per_sec + 9999) / 10000 * 10000;
+      sd_msg_prop_u64 (m, "CPUQuotaPerSecUSec", per_sec);
+    }
+}
+
+int
+cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, const struct oci_resources *res,
+                        char **unit_out, cr_error_t *err)
+{
+  cleanup_free char *slice = NULL, *unit = NULL;
+  if (cr_cgroup_systemd_unit (cgroups_path, id, &slice, &unit, err) < 0)
+    return -1;
+  /* A .slice name is a parent for other units, not a home for processes:
+   * its cgroup stays ours alone (cgroupfs), as before. */
+  size_t ul = strlen (unit);
+  if (ul < 6 || strcmp (unit + ul - 6, ".scope") != 0)
+    return 0;
+  __attribute__ ((cleanup (conn_cleanup))) struct sd_conn c = { .fd = -1 };
+  if (sd_conn_open (&c, SYSTEMD_PRIVATE, err) < 0)
+    return cr_error_wrap (err, "create systemd scope %s", unit);
+  /* JobRemoved is sent to subscribed clients */
+  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg sub;
+  sd_msg_call (&sub, "Subscribe", "");
+  if (sd_call (&c, &sub, NULL, err) < 0)
+    return cr_error_wrap (err, "create systemd scope %s", unit);
+
+  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg m;
+  sd_msg_call (&m, "StartTransientUnit", "ssa(sv)a(sa(sv))");
+  sd_msg_string (&m, unit);
+  sd_msg_string (&m, "fail");
+  sd_msg_array_open (&m);
+  cleanup_free char *desc = xasprintf ("capsule-runc container %s", id);
+  sd_msg_prop_string (&m, "Description", desc);
+  sd_msg_prop_string (&m, "Slice", slice);
+  sd_msg_prop_bool (&m, "Delegate", true);
+  sd_msg_prop_bool (&m, "DefaultDependencies", false);
+  uint32_t p = (uint32_t) pid;
+  sd_msg_prop_u32_array (&m, "PIDs", &p, 1);
+  add_limits (&m, res);
+  sd_msg_array_close (&m);
+  sd_msg_array_open (&m); /* no auxiliary units */
+  sd_msg_array_close (&m);
+  if (call_job (&c, &m, unit, err) < 0)
+    return cr_error_wrap (err, "create systemd scope %s", unit);
+  *unit_out = steal_pointer (&unit);
+  return 0;
+}
+
+int
+cr_systemd_unit_stop (const char *unit, cr_error_t *err)
+{
+  __attribute__ ((cleanup (conn_cleanup))) struct sd_conn c = { .fd = -1 };
+  if (sd_conn_open (&c, SYSTEMD_PRIVATE, err) < 0)
+    return cr_error_wrap (err, "stop systemd unit %s", unit);
+  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg sub;
+  sd_msg_call (&sub, "Subscribe", "");
+  if (sd_call (&c, &sub, NULL, err) < 0)
+    return cr_error_wrap (err, "stop systemd unit %s", unit);
+  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg m;
+  sd_msg_call (&m, "StopUnit", "ss");
+  sd_msg_string (&m, unit);
+  sd_msg_string (&m, "replace");
+  cr_error_t e = NULL;
+  if (call_job (&c, &m, unit, &e) < 0)
+    {
+      /* gone already (systemd drops an empty transient scope by itself) */
+      if (strstr (e->msg, "NoSuchUnit") || strstr (e->msg, "not loaded"))
+        {
+          cr_error_release (&e);
+          return 0;
+        }
+      *err = e;
+      return -1;
+    }
+  return 0;
+}
