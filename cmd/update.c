@@ -149,6 +149,9 @@ CR_VERB (update)
         {
           ret = cr_cgroup_set_resources (&cg, res, &err);
           cr_cgroup_release (&cg);
+          const char *unit = cr_systemd_scope_of (st.cgroup_path);
+          if (ret == 0 && g->systemd_cgroup && unit && cr_systemd_booted ())
+            ret = cr_systemd_unit_set_limits (unit, res, &err);
         }
     }
   close (dirfd);

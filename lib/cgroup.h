@@ -94,6 +94,11 @@ bool cr_systemd_booted (void);
  * job. */
 int cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, const struct oci_resources *res,
                             char **unit_out, cr_error_t *err);
+/* The scope unit a --systemd-cgroup path ends in ("x-y.scope"), or NULL. */
+const char *cr_systemd_scope_of (const char *cgroup_path);
+/* `update`: the new limits as the unit's runtime properties too, so a
+ * daemon-reload does not bring the old ones back (SetUnitProperties). */
+int cr_systemd_unit_set_limits (const char *unit, const struct oci_resources *res, cr_error_t *err);
 /* StopUnit and wait; a unit systemd no longer has is no error. */
 int cr_systemd_unit_stop (const char *unit, cr_error_t *err);
 int cr_cgroup_destroy (const struct cr_cgroup *cg, cr_error_t *err);

@@ -61,17 +61,14 @@ static void
 add_limits (struct sd_msg *m, const struct oci_resources *res)
 {
   bool v2 = cr_cgroup_mode () == CR_CGROUP_V2;
-  sd_msg_prop_bool (m, "MemoryAccounting", true);
-  sd_msg_prop_bool (m, "CPUAccounting", true);
-  sd_msg_prop_bool (m, "TasksAccounting", true);
-  if (v2)
-    sd_msg_prop_bool (m, "IOAccounting", true);
   if (res == NULL)
     return;
-  if (res->memory && res->memory->has_limit && res->memory->limit > 0)
-    sd_msg_prop_u64 (m, v2 ? "MemoryMax" : "MemoryLimit", (uint64_t) res->memory->limit);
-  if (res->has_pids_limit && res->pids_limit > 0)
-    sd_msg_prop_u64 (m, "TasksMax", (uint64_t) res->pids_limit);
+  /* -1 is "no limit": systemd's infinity */
+  if (res->memory && res->memory->has_limit && res->memory->limit != 0)
+    sd_msg_prop_u64 (m, v2 ? "MemoryMax" : "MemoryLimit",
+                     res->memory->limit < 0 ? UINT64_MAX : (uint64_t) res->memory->limit);
+  if (res->has_pids_limit && res->pids_limit != 0)
+    sd_msg_prop_u64 (m, "TasksMax", res->pids_limit < 0 ? UINT64_MAX : (uint64_t) res->pids_limit);
   const struct oci_cpu *cpu = res->cpu;
   if (cpu && cpu->has_quota && cpu->quota > 0)
     {
@@ -117,6 +114,12 @@ cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, con
   sd_msg_prop_bool (&m, "DefaultDependencies", false);
   uint32_t p = (uint32_t) pid;
   sd_msg_prop_u32_array (&m, "PIDs", &p, 1);
+  /* accounting on, so systemd enables those controllers down to the scope */
+  sd_msg_prop_bool (&m, "MemoryAccounting", true);
+  sd_msg_prop_bool (&m, "CPUAccounting", true);
+  sd_msg_prop_bool (&m, "TasksAccounting", true);
+  if (cr_cgroup_mode () == CR_CGROUP_V2)
+    sd_msg_prop_bool (&m, "IOAccounting", true);
   add_limits (&m, res);
   sd_msg_array_close (&m);
   sd_msg_array_open (&m); /* no auxiliary units */
@@ -124,6 +127,33 @@ cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, con
   if (call_job (&c, &m, unit, err) < 0)
     return cr_error_wrap (err, "create systemd scope %s", unit);
   *unit_out = steal_pointer (&unit);
+  return 0;
+}
+
+const char *
+cr_systemd_scope_of (const char *cgroup_path)
+{
+  const char *unit = strrchr (cgroup_path, '/');
+  unit = unit ? unit + 1 : cgroup_path;
+  size_t n = strlen (unit);
+  return n > 6 && strcmp (unit + n - 6, ".scope") == 0 ? unit : NULL;
+}
+
+int
+cr_systemd_unit_set_limits (const char *unit, const struct oci_resources *res, cr_error_t *err)
+{
+  __attribute__ ((cleanup (conn_cleanup))) struct sd_conn c = { .fd = -1 };
+  if (sd_conn_open (&c, SYSTEMD_PRIVATE, err) < 0)
+    return cr_error_wrap (err, "update systemd unit %s", unit);
+  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg m;
+  sd_msg_call (&m, "SetUnitProperties", "sba(sv)");
+  sd_msg_string (&m, unit);
+  sd_msg_bool (&m, true); /* runtime: until the unit goes, not on disk */
+  sd_msg_array_open (&m);
+  add_limits (&m, res);
+  sd_msg_array_close (&m);
+  if (sd_call (&c, &m, NULL, err) < 0)
+    return cr_error_wrap (err, "update systemd unit %s", unit);
   return 0;
 }
 

@@ -950,10 +950,8 @@ cr_container_kill (struct cr_context *ctx, const char *id, int sig, bool all, cr
 static void
 systemd_scope_stop (const struct cr_context *ctx, const char *cgroup_path)
 {
-  const char *unit = strrchr (cgroup_path, '/');
-  unit = unit ? unit + 1 : cgroup_path;
-  size_t n = strlen (unit);
-  if (!ctx->systemd_cgroup || n <= 6 || strcmp (unit + n - 6, ".scope") != 0 || !cr_systemd_booted ())
+  const char *unit = cr_systemd_scope_of (cgroup_path);
+  if (!ctx->systemd_cgroup || unit == NULL || !cr_systemd_booted ())
     return;
   cr_error_t e = NULL;
   if (cr_systemd_unit_stop (unit, &e) < 0)

@@ -95,6 +95,12 @@ sd_msg_string (struct sd_msg *m, const char *s)
 }
 
 void
+sd_msg_bool (struct sd_msg *m, bool v)
+{
+  put_u32 (m, v ? 1 : 0);
+}
+
+void
 sd_msg_array_open (struct sd_msg *m)
 {
   if (m->depth >= 4)

@@ -40,6 +40,7 @@ void sd_conn_close (struct sd_conn *c);
 void sd_msg_call (struct sd_msg *m, const char *member, const char *sig);
 void sd_msg_free (struct sd_msg *m);
 void sd_msg_string (struct sd_msg *m, const char *s);
+void sd_msg_bool (struct sd_msg *m, bool v);
 /* a(sv) / a(sa(sv)) arrays (elements are structs: 8-aligned): open, add, close */
 void sd_msg_array_open (struct sd_msg *m);
 void sd_msg_array_close (struct sd_msg *m);

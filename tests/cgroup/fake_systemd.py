@@ -3,7 +3,7 @@
 
 Speaks the D-Bus wire protocol on its own (an implementation independent of
 lib/sd_bus.c): SASL EXTERNAL, little-endian messages.  Answers Subscribe,
-StartTransientUnit and StopUnit like systemd does - a job object path in the
+StartTransientUnit, SetUnitProperties and StopUnit like systemd does - a job object path in the
 reply, then a JobRemoved signal (an unrelated job's signal is sent first, to
 check the client waits for its own) - and logs every call as one JSON line
 with its decoded arguments.
@@ -238,6 +238,8 @@ def serve(c):
             c.sendall(job_removed(job_id + 500, "/org/freedesktop/systemd1/job/%d" % (job_id + 500), "other.service", "failed")
                       + reply(call_serial, "o", w)
                       + job_removed(job_id, job, unit, "failed" if mode == "fail" else "done"))
+        elif member == "SetUnitProperties":
+            c.sendall(reply(call_serial))
         elif member == "StopUnit":
             job_id += 1
             job = "/org/freedesktop/systemd1/job/%d" % job_id

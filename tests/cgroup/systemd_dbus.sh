@@ -72,6 +72,14 @@ t_eq "container created (the runtime waited for its own job, not another's)" cre
 mem=$(cat /sys/fs/cgroup/memory$CG/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup$CG/memory.max 2>/dev/null)
 t_eq "limits written through cgroupfs too" 33554432 "$mem"
 : >"$LOG"
+t_ok "update --memory --pids-limit" R update --memory 67108864 --pids-limit 30 sd1
+U=$(jq -c 'select(.member=="SetUnitProperties")' "$LOG")
+t_eq "update: SetUnitProperties on the unit, runtime" "capsule-sd1.scope true" "$(jq -r '"\(.args[0]) \(.args[1])"' <<<"$U")"
+t_eq "update: the new limits as properties" '[{"sig":"t","value":67108864}][{"sig":"t","value":30}]' \
+  "$(jq -c '[.args[2][] | select(.[0]=="MemoryLimit" or .[0]=="MemoryMax") | .[1]]' <<<"$U")$(jq -c '[.args[2][] | select(.[0]=="TasksMax") | .[1]]' <<<"$U")"
+mem=$(cat /sys/fs/cgroup/memory$CG/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup$CG/memory.max 2>/dev/null)
+t_eq "update: cgroupfs has the new limit" 67108864 "$mem"
+: >"$LOG"
 t_ok "delete" R delete -f sd1
 t_eq "delete stops the scope" 'StopUnit ["capsule-sd1.scope","replace"]' \
   "$(jq -r 'select(.member=="StopUnit") | "\(.member) \(.args|tojson)"' "$LOG")"
