@@ -388,8 +388,11 @@ sd_conn_open (struct sd_conn *c, const char *socket_path, cr_error_t *err)
   snprintf (uid, sizeof uid, "%u", (unsigned) geteuid ());
   for (size_t i = 0; uid[i]; i++)
     snprintf (hex + 2 * i, 3, "%02x", (unsigned char) uid[i]);
-  int n = snprintf (line, sizeof line, "AUTH EXTERNAL %s\r\n", hex);
-  if (write_all_fd (c->fd, "", 1, err) < 0 || write_all_fd (c->fd, line, (size_t) n, err) < 0)
+  /* The NUL byte, AUTH and BEGIN in one write, then the OK, and only then
+   * the first message (as systemctl does): systemd 252 left a first call
+   * unanswered when BEGIN and it arrived in the same read. */
+  int n = snprintf (line, sizeof line, "%cAUTH EXTERNAL %s\r\nBEGIN\r\n", '\0', hex);
+  if (write_all_fd (c->fd, line, (size_t) n, err) < 0)
     return sd_conn_close (c), -1;
   size_t got = 0;
   while (got < sizeof line - 1 && (got < 2 || memcmp (line + got - 2, "\r\n", 2) != 0))
@@ -402,8 +405,6 @@ sd_conn_open (struct sd_conn *c, const char *socket_path, cr_error_t *err)
       sd_conn_close (c);
       return cr_error (err, EACCES, "systemd D-Bus: authentication refused (`%s`)", line);
     }
-  if (write_all_fd (c->fd, "BEGIN\r\n", 7, err) < 0)
-    return sd_conn_close (c), -1;
   return 0;
 }
 

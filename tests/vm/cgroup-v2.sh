@@ -8,6 +8,7 @@
 #      VM_TIMEOUT (s, default 280), VM_TESTS (comma list of guest-* names),
 #      VM_KEEP (copy the serial log there)
 . "$CAPSULE_SRC/tests/lib.sh"
+. "$CAPSULE_SRC/tests/vm/vm-lib.sh"
 t_need_root
 t_need_cmd qemu-system-x86_64 cpio gzip busybox bash jq ldd timeout
 [ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
@@ -46,27 +47,5 @@ t_match "guest has the memory, pids and cpu controllers" "controllers=\[.*cpu.*m
 grep '^VM-WARN' "$LOG.txt" | sed 's/^/# /'
 
 # One check per guest script, its output shown indented.
-ran=0
-while read -r name; do
-  ran=$((ran+1))
-  block=$(awk -v n="$name" '$0=="VM-TEST-BEGIN "n {on=1; next} on && /^VM-TEST-END / {print; exit} on' "$LOG.txt")
-  echo "# --- $name"
-  printf '%s\n' "$block" | grep -v '^VM-TEST-END' | sed 's/^/    /'
-  rc=$(printf '%s\n' "$block" | sed -n 's/^VM-TEST-END .* rc=\([0-9]*\)$/\1/p')
-  summary=$(printf '%s\n' "$block" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
-  if [ -z "$rc" ]; then
-    t_fail "$name: did not finish (VM timeout or crash)"
-  elif [ "$rc" = 77 ]; then
-    t_skip "$name: $(printf '%s\n' "$block" | grep -m1 '^SKIP' || echo skipped)"
-  elif [ -z "$summary" ]; then
-    t_fail "$name: no 'N passed, N failed' line (rc=$rc)"
-  elif [ "$rc" = 0 ] && [[ $summary =~ ^[0-9]+\ passed,\ 0\ failed ]]; then
-    t_pass "$name: $summary"
-  else
-    t_fail "$name: $summary (rc=$rc)"
-  fi
-done < <(sed -n 's/^VM-TEST-BEGIN //p' "$LOG.txt")
-[ $ran -gt 0 ] || { tail -30 "$LOG.txt" | sed 's/^/    /'; t_fail "no guest test ran"; }
-if grep -q '^VM-DONE' "$LOG.txt"; then t_pass "guest finished and powered off (${secs}s)"; else
-  t_fail "guest did not finish within ${VM_TIMEOUT:-280}s"; tail -15 "$LOG.txt" | sed 's/^/    /'; fi
+vm_results "$LOG.txt" "${VM_TIMEOUT:-280}" "$secs"
 t_done

@@ -5,7 +5,8 @@
 # nf_tables and friends, with their dependencies in load order), the test
 # sources (tests/), and tests/vm/init as /init.
 # usage: mkinitramfs.sh OUT.cpio.gz KVER
-# env: CAPSULE_SRC, CAPSULE_BUILD, RUNTIME (copied to /usr/local/bin/)
+# env: CAPSULE_SRC, CAPSULE_BUILD, RUNTIME (copied to /usr/local/bin/),
+#      VM_SYSTEMD=1 (also pack systemd 252 as PID 1 for systemd.sh)
 set -euo pipefail
 out=$1 kver=$2
 W=$(mktemp -d /tmp/capsule-vm-initrd.XXXXXX)
@@ -82,6 +83,29 @@ for rel in "${order[@]}"; do
   echo "/lib/modules/$rel" >>"$R/etc/modules.order"
 done
 echo "# packed ${#order[@]} kernel modules" >&2
+
+# VM_SYSTEMD=1 (systemd.sh): systemd as PID 1.  Its built-in -.slice,
+# system.slice and init.scope are enough for transient scopes; only the test
+# unit, machine.slice and a manager config are added.
+if [ "${VM_SYSTEMD:-0}" = 1 ]; then
+  copy_elf /lib/systemd/systemd "$R/lib/systemd/systemd"
+  for p in systemctl systemd-run; do copy_elf "$(command -v $p)" "$R/bin/$p"; done
+  # optional, for debugging a D-Bus client in the guest
+  if p=$(command -v strace 2>/dev/null); then copy_elf "$p" "$R/usr/bin/strace"; fi
+  mkdir -p "$R/etc/systemd/system" "$R/etc/systemd/system.conf.d" "$R/lib/systemd/system"
+  [ -f /lib/systemd/system/machine.slice ] && cp /lib/systemd/system/machine.slice "$R/lib/systemd/system/"
+  cp "$CAPSULE_SRC/tests/vm/capsule-vm-test.service" "$R/etc/systemd/system/"
+  mkdir -p "$R/usr/local/sbin"
+  install -m 755 "$CAPSULE_SRC/tests/vm/sdrun.sh" "$R/usr/local/sbin/capsule-vm-sdrun"
+  # Accounting on, as on a kubeadm node: the memory/pids/cpu/io controllers
+  # get enabled down the tree.
+  printf '[Manager]\nDefaultCPUAccounting=yes\nDefaultMemoryAccounting=yes\nDefaultTasksAccounting=yes\nDefaultIOAccounting=yes\n' \
+    >"$R/etc/systemd/system.conf.d/capsule-vm.conf"
+  cp -L /etc/os-release "$R/etc/os-release"
+  # A fixed machine-id: without one systemd treats the boot as a first boot.
+  tr -d '-' </proc/sys/kernel/random/uuid >"$R/etc/machine-id"
+  echo "# packed systemd $(/lib/systemd/systemd --version | head -1 | cut -d' ' -f2)" >&2
+fi
 
 cp "$CAPSULE_SRC/tests/vm/init" "$R/init"
 chmod +x "$R/init"

@@ -1,0 +1,55 @@
+#!/bin/bash
+# systemd VM: Debian's kernel under qemu (TCG unless VM_ACCEL=kvm) on pure
+# cgroup v2 with the host's systemd (252) as PID 1, booted straight into
+# capsule-vm-test.service, which runs every tests/vm/sdguest-*.sh (the
+# --systemd-cgroup tests: transient scopes over /run/systemd/private).  Each
+# script's "N passed, N failed" line becomes one check here.
+# env: VM_KERNEL (default newest /boot/vmlinuz-*), VM_ACCEL (tcg|kvm),
+#      VM_TIMEOUT (s, default 240), VM_GUEST_TIMEOUT (s per script, 150),
+#      VM_TESTS (comma list of sdguest-* names), VM_KEEP (copy the serial log)
+. "$CAPSULE_SRC/tests/lib.sh"
+. "$CAPSULE_SRC/tests/vm/vm-lib.sh"
+t_need_root
+t_need_cmd qemu-system-x86_64 cpio gzip busybox bash jq ldd timeout systemctl systemd-run
+[ -x /lib/systemd/systemd ] || t_skip_all "needs systemd (/lib/systemd/systemd)"
+[ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
+kernel=${VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
+[ -n "$kernel" ] && [ -r "$kernel" ] || t_skip_all "no kernel in /boot (apt-get install linux-image-amd64)"
+kver=${kernel#*/vmlinuz-}
+[ -f "/lib/modules/$kver/modules.dep" ] || t_skip_all "no modules for $kver in /lib/modules"
+
+initrd=$T_TMP/initrd.cpio.gz
+t_ok "build initramfs with systemd" env VM_SYSTEMD=1 RUNTIME="$RUNTIME" CAPSULE_SRC="$CAPSULE_SRC" CAPSULE_BUILD="$CAPSULE_BUILD" \
+  bash "$CAPSULE_SRC/tests/vm/mkinitramfs.sh" "$initrd" "$kver"
+[ -s "$initrd" ] || t_done
+sed 's/^/  /' "$T_TMP/out"
+
+accel=${VM_ACCEL:-tcg}
+case $accel in
+  kvm) accel_args=(-accel kvm -cpu host) ;;
+  *)   accel_args=(-accel tcg,thread=multi -cpu max) ;;
+esac
+# systemd: no status lines or logging on the console (the test unit owns it),
+# no journald (its socket units are not packed: messages go to kmsg).
+LOG=$T_TMP/serial.log
+limit=${VM_TIMEOUT:-240}
+start=$(date +%s)
+timeout -s KILL "$limit" qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 1G \
+  -nographic -no-reboot -net none \
+  -kernel "$kernel" -initrd "$initrd" \
+  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 capsule.init=systemd systemd.unit=capsule-vm-test.service systemd.show_status=0 systemd.log_target=kmsg systemd.log_level=notice capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}" \
+  </dev/null >"$LOG" 2>&1
+qrc=$?
+secs=$(( $(date +%s) - start ))
+tr -d '\r' <"$LOG" >"$LOG.txt"
+[ -n "${VM_KEEP:-}" ] && cp "$LOG.txt" "$VM_KEEP"
+echo "# qemu ($accel) exited with $qrc after ${secs}s, kernel $kver"
+
+boot=$(grep -m1 -o 'VM-BOOT.*' "$LOG.txt")
+echo "# $boot"
+t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2 v1=0 " "$boot"
+t_match "PID 1 is systemd" " pid1=systemd " "$boot"
+t_match "systemd finished booting (running or degraded)" " state=(running|degraded) " "$boot"
+grep -E '^VM-(WARN|ERROR)' "$LOG.txt" | sed 's/^/# /'
+vm_results "$LOG.txt" "$limit" "$secs"
+t_done
