@@ -70,6 +70,13 @@ add_limits (struct sd_msg *m, const struct oci_resources *res)
   if (res->has_pids_limit && res->pids_limit != 0)
     sd_msg_prop_u64 (m, "TasksMax", res->pids_limit < 0 ? UINT64_MAX : (uint64_t) res->pids_limit);
   const struct oci_cpu *cpu = res->cpu;
+  if (cpu && cpu->has_shares && cpu->shares)
+    {
+      /* v2 takes the weight as is; on v1 systemd maps it back to shares */
+      uint64_t w = cr_cgroup_shares_to_weight (cpu->shares);
+      if (w)
+        sd_msg_prop_u64 (m, "CPUWeight", w);
+    }
   if (cpu && cpu->has_quota && cpu->quota > 0)
     {
       uint64_t period = cpu->has_period && cpu->period ? cpu->period : 100000;

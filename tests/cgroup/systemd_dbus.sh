@@ -35,7 +35,7 @@ calls() { jq -c 'select(.member) | .member' "$LOG" | tr -d '"' | tr '\n' ' '; }
 SL=capsulesdtest$$  # no dash: "a-b.slice" would nest in a.slice
 B=$T_TMP/bundle
 mk_bundle "$B" /bin/sleep 1000 || t_skip_all "could not make a bundle with $RUNTIME spec"
-cfg_set "$B" '.linux.cgroupsPath=$p | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000}}' \
+cfg_set "$B" '.linux.cgroupsPath=$p | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000,"shares":1024}}' \
   --arg p "$SL.slice:capsule:sd1"
 CG=/$SL.slice/capsule-sd1.scope
 t_cleanup "R delete -f sd1; find /sys/fs/cgroup/*/$SL.slice /sys/fs/cgroup/$SL.slice -depth -type d -exec rmdir {} + 2>/dev/null"
@@ -64,6 +64,7 @@ t_eq "PIDs = the container's init" '{"sig":"au","value":['$pid']}' "$(P PIDs)"
 t_match "memory limit as a uint64 (MemoryMax on v2, MemoryLimit on v1)" '^\{"sig":"t","value":33554432\}$' "$(P MemoryLimit)$(P MemoryMax)"
 t_eq "TasksMax" '{"sig":"t","value":20}' "$(P TasksMax)"
 t_eq "CPUQuotaPerSecUSec (50 ms per 100 ms)" '{"sig":"t","value":500000}' "$(P CPUQuotaPerSecUSec)"
+t_eq "CPUWeight from cpu.shares 1024 (runc's conversion: 39)" '{"sig":"t","value":39}' "$(P CPUWeight)"
 t_eq "accounting on" '{"sig":"b","value":true}{"sig":"b","value":true}{"sig":"b","value":true}' \
   "$(P MemoryAccounting)$(P CPUAccounting)$(P TasksAccounting)"
 t_eq "no auxiliary units" "[]" "$(jq -c '.args[3]' <<<"$S")"

@@ -18,7 +18,7 @@ R() { "$RUNTIME" --root "$ROOT" --systemd-cgroup "$@"; }
 prop() { systemctl show -P "$2" "$1" 2>&1; }
 B=$T_TMP/bundle
 mk_bundle "$B" /bin/sleep 1000 || t_skip_all "could not make a bundle with $RUNTIME spec"
-cfg_set "$B" '.linux.cgroupsPath="machine.slice:capsule:sd1" | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000}}'
+cfg_set "$B" '.linux.cgroupsPath="machine.slice:capsule:sd1" | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000,"shares":2048}}'
 t_cleanup "R delete -f sd1; R delete -f sd2; R delete -f sd3"
 
 # --- a scope in machine.slice ---
@@ -37,7 +37,13 @@ t_eq "cpu.max" "50000 100000" "$(cat /sys/fs/cgroup$CG/cpu.max 2>&1)"
 t_eq "MemoryMax property" 33554432 "$(prop capsule-sd1.scope MemoryMax)"
 t_eq "TasksMax property" 20 "$(prop capsule-sd1.scope TasksMax)"
 t_match "CPUQuotaPerSecUSec property (500ms)" "^500ms$" "$(prop capsule-sd1.scope CPUQuotaPerSecUSec)"
+t_eq "cpu.weight (shares 2048)" 79 "$(cat /sys/fs/cgroup$CG/cpu.weight 2>&1)"
+t_eq "CPUWeight property" 79 "$(prop capsule-sd1.scope CPUWeight)"
+# control: a value written behind systemd's back is put back on a reload,
+# so the "survives" checks below can fail
+echo 500 >/sys/fs/cgroup$CG/cpu.weight
 t_ok "daemon-reload" systemctl daemon-reload
+t_eq "control: systemd re-applies its properties on a reload (500 -> 79)" 79 "$(cat /sys/fs/cgroup$CG/cpu.weight 2>&1)"
 t_eq "memory.max survives a daemon-reload" 33554432 "$(cat /sys/fs/cgroup$CG/memory.max 2>&1)"
 t_eq "pids.max survives a daemon-reload" 20 "$(cat /sys/fs/cgroup$CG/pids.max 2>&1)"
 t_ok "update --memory 64M --pids-limit 30" R update --memory 67108864 --pids-limit 30 sd1
