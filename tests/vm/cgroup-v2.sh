@@ -22,30 +22,12 @@ t_ok "build initramfs" env RUNTIME="$RUNTIME" CAPSULE_SRC="$CAPSULE_SRC" CAPSULE
 [ -s "$initrd" ] || t_done
 sed 's/^/  /' "$T_TMP/out"
 
-accel=${VM_ACCEL:-tcg}
-case $accel in
-  kvm) accel_args=(-accel kvm -cpu host) ;;
-  *)   accel_args=(-accel tcg,thread=multi -cpu max) ;;
-esac
-LOG=$T_TMP/serial.log
-start=$(date +%s)
-timeout -s KILL "${VM_TIMEOUT:-280}" qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 1G \
-  -nographic -no-reboot -net none \
-  -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 apparmor=1 capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}" \
-  </dev/null >"$LOG" 2>&1
-qrc=$?
-secs=$(( $(date +%s) - start ))
-tr -d '\r' <"$LOG" >"$LOG.txt"
-[ -n "${VM_KEEP:-}" ] && cp "$LOG.txt" "$VM_KEEP"
-echo "# qemu ($accel) exited with $qrc after ${secs}s, kernel $kver"
-
-boot=$(grep -m1 -o 'VM-BOOT.*' "$LOG.txt")
-echo "# $boot"
+vm_boot "$kernel" "$initrd" "${VM_TIMEOUT:-280}" "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 apparmor=1 capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}"
+boot=$VM_BOOT
 t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2 v1=0 " "$boot"
 t_match "guest has the memory, pids and cpu controllers" "controllers=\[.*cpu.*memory.*pids" "$boot"
-grep '^VM-WARN' "$LOG.txt" | sed 's/^/# /'
+grep '^VM-WARN' "$VM_LOG" | sed 's/^/# /'
 
 # One check per guest script, its output shown indented.
-vm_results "$LOG.txt" "${VM_TIMEOUT:-280}" "$secs"
+vm_results "$VM_LOG" "${VM_TIMEOUT:-280}" "$VM_SECS"
 t_done

@@ -24,32 +24,14 @@ t_ok "build initramfs with systemd" env VM_SYSTEMD=1 RUNTIME="$RUNTIME" CAPSULE_
 [ -s "$initrd" ] || t_done
 sed 's/^/  /' "$T_TMP/out"
 
-accel=${VM_ACCEL:-tcg}
-case $accel in
-  kvm) accel_args=(-accel kvm -cpu host) ;;
-  *)   accel_args=(-accel tcg,thread=multi -cpu max) ;;
-esac
 # systemd: no status lines or logging on the console (the test unit owns it),
 # no journald (its socket units are not packed: messages go to kmsg).
-LOG=$T_TMP/serial.log
 limit=${VM_TIMEOUT:-240}
-start=$(date +%s)
-timeout -s KILL "$limit" qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 1G \
-  -nographic -no-reboot -net none \
-  -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 capsule.init=systemd systemd.unit=capsule-vm-test.service systemd.show_status=0 systemd.log_target=kmsg systemd.log_level=notice capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}" \
-  </dev/null >"$LOG" 2>&1
-qrc=$?
-secs=$(( $(date +%s) - start ))
-tr -d '\r' <"$LOG" >"$LOG.txt"
-[ -n "${VM_KEEP:-}" ] && cp "$LOG.txt" "$VM_KEEP"
-echo "# qemu ($accel) exited with $qrc after ${secs}s, kernel $kver"
-
-boot=$(grep -m1 -o 'VM-BOOT.*' "$LOG.txt")
-echo "# $boot"
+vm_boot "$kernel" "$initrd" "$limit" "console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 capsule.init=systemd systemd.unit=capsule-vm-test.service systemd.show_status=0 systemd.log_target=kmsg systemd.log_level=notice capsule.tests=${VM_TESTS:-} capsule.timeout=${VM_GUEST_TIMEOUT:-150}"
+boot=$VM_BOOT
 t_match "guest booted with cgroup2 only at /sys/fs/cgroup" "fs=cgroup2 v1=0 " "$boot"
 t_match "PID 1 is systemd" " pid1=systemd " "$boot"
 t_match "systemd finished booting (running or degraded)" " state=(running|degraded) " "$boot"
-grep -E '^VM-(WARN|ERROR)' "$LOG.txt" | sed 's/^/# /'
-vm_results "$LOG.txt" "$limit" "$secs"
+grep -E '^VM-(WARN|ERROR)' "$VM_LOG" | sed 's/^/# /'
+vm_results "$VM_LOG" "$limit" "$VM_SECS"
 t_done

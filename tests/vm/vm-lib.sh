@@ -29,3 +29,28 @@ vm_results() {
   if grep -q '^VM-DONE' "$log"; then t_pass "guest finished and powered off (${secs}s)"; else
     t_fail "guest did not finish within ${limit}s"; tail -15 "$log" | sed 's/^/    /'; fi
 }
+
+# vm_boot KERNEL INITRD LIMIT CMDLINE: qemu (TCG unless VM_ACCEL=kvm, 2 CPUs,
+# 1 GiB, no network) killed after LIMIT s; sets VM_LOG (the CR-stripped
+# serial log, also copied to $VM_KEEP), VM_SECS and VM_BOOT (the guest's
+# VM-BOOT line).
+vm_boot() {
+  local kernel=$1 initrd=$2 limit=$3 cmdline=$4 accel=${VM_ACCEL:-tcg} start qrc
+  local -a accel_args
+  case $accel in
+    kvm) accel_args=(-accel kvm -cpu host) ;;
+    *)   accel_args=(-accel tcg,thread=multi -cpu max) ;;
+  esac
+  start=$(date +%s)
+  timeout -s KILL "$limit" qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 1G \
+    -nographic -no-reboot -net none -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+    </dev/null >"$T_TMP/serial.log" 2>&1
+  qrc=$?
+  VM_SECS=$(( $(date +%s) - start ))
+  VM_LOG=$T_TMP/serial.log.txt
+  tr -d '\r' <"$T_TMP/serial.log" >"$VM_LOG"
+  [ -n "${VM_KEEP:-}" ] && cp "$VM_LOG" "$VM_KEEP"
+  echo "# qemu ($accel) exited with $qrc after ${VM_SECS}s, kernel ${kernel#*/vmlinuz-}"
+  VM_BOOT=$(grep -m1 -o 'VM-BOOT.*' "$VM_LOG")
+  echo "# $VM_BOOT"
+}
