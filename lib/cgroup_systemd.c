@@ -41,6 +41,19 @@ msg_cleanup (struct sd_msg *m)
   sd_msg_free (m);
 }
 
+/* Connect and subscribe (JobRemoved is sent to subscribed clients). */
+static int
+open_subscribed (struct sd_conn *c, const char *what, const char *unit, cr_error_t *err)
+{
+  if (sd_conn_open (c, SYSTEMD_PRIVATE, err) < 0)
+    return cr_error_wrap (err, "%s %s", what, unit);
+  struct sd_msg sub;
+  sd_msg_call (&sub, "Subscribe", "");
+  int r = sd_call (c, &sub, NULL, err);
+  sd_msg_free (&sub);
+  return r < 0 ? cr_error_wrap (err, "%s %s", what, unit) : 0;
+}
+
 /* Call, then wait for the job the call queued; "done" is success. */
 static int
 call_job (struct sd_conn *c, struct sd_msg *m, const char *unit, cr_error_t *err)
@@ -97,17 +110,11 @@ cr_systemd_scope_start (const char *cgroups_path, const char *id, pid_t pid, con
     return -1;
   /* A .slice name is a parent for other units, not a home for processes:
    * its cgroup stays ours alone (cgroupfs), as before. */
-  size_t ul = strlen (unit);
-  if (ul < 6 || strcmp (unit + ul - 6, ".scope") != 0)
+  if (cr_systemd_scope_of (unit) == NULL)
     return 0;
   __attribute__ ((cleanup (conn_cleanup))) struct sd_conn c = { .fd = -1 };
-  if (sd_conn_open (&c, SYSTEMD_PRIVATE, err) < 0)
-    return cr_error_wrap (err, "create systemd scope %s", unit);
-  /* JobRemoved is sent to subscribed clients */
-  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg sub;
-  sd_msg_call (&sub, "Subscribe", "");
-  if (sd_call (&c, &sub, NULL, err) < 0)
-    return cr_error_wrap (err, "create systemd scope %s", unit);
+  if (open_subscribed (&c, "create systemd scope", unit, err) < 0)
+    return -1;
 
   __attribute__ ((cleanup (msg_cleanup))) struct sd_msg m;
   sd_msg_call (&m, "StartTransientUnit", "ssa(sv)a(sa(sv))");
@@ -168,12 +175,8 @@ int
 cr_systemd_unit_stop (const char *unit, cr_error_t *err)
 {
   __attribute__ ((cleanup (conn_cleanup))) struct sd_conn c = { .fd = -1 };
-  if (sd_conn_open (&c, SYSTEMD_PRIVATE, err) < 0)
-    return cr_error_wrap (err, "stop systemd unit %s", unit);
-  __attribute__ ((cleanup (msg_cleanup))) struct sd_msg sub;
-  sd_msg_call (&sub, "Subscribe", "");
-  if (sd_call (&c, &sub, NULL, err) < 0)
-    return cr_error_wrap (err, "stop systemd unit %s", unit);
+  if (open_subscribed (&c, "stop systemd unit", unit, err) < 0)
+    return -1;
   __attribute__ ((cleanup (msg_cleanup))) struct sd_msg m;
   sd_msg_call (&m, "StopUnit", "ss");
   sd_msg_string (&m, unit);

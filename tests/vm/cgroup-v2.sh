@@ -12,10 +12,8 @@
 t_need_root
 t_need_cmd qemu-system-x86_64 cpio gzip busybox bash jq ldd timeout
 [ -x "$RUNTIME" ] || t_skip_all "runtime not built: $RUNTIME"
-kernel=${VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
-[ -n "$kernel" ] && [ -r "$kernel" ] || t_skip_all "no kernel in /boot (apt-get install linux-image-amd64)"
-kver=${kernel#*/vmlinuz-}
-[ -f "/lib/modules/$kver/modules.dep" ] || t_skip_all "no modules for $kver in /lib/modules"
+vm_kernel
+kernel=$KERNEL kver=$KVER
 
 initrd=$T_TMP/initrd.cpio.gz
 t_ok "build initramfs" env RUNTIME="$RUNTIME" CAPSULE_SRC="$CAPSULE_SRC" CAPSULE_BUILD="$CAPSULE_BUILD" bash "$CAPSULE_SRC/tests/vm/mkinitramfs.sh" "$initrd" "$kver"

@@ -54,3 +54,12 @@ vm_boot() {
   VM_BOOT=$(grep -m1 -o 'VM-BOOT.*' "$VM_LOG")
   echo "# $VM_BOOT"
 }
+
+# vm_kernel: KERNEL (VM_KERNEL or the newest /boot/vmlinuz-*) and KVER, or
+# skip the test when the kernel or its modules are missing.
+vm_kernel() {
+  KERNEL=${VM_KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
+  [ -n "$KERNEL" ] && [ -r "$KERNEL" ] || t_skip_all "no kernel in /boot (apt-get install linux-image-amd64)"
+  KVER=${KERNEL#*/vmlinuz-}
+  [ -f "/lib/modules/$KVER/modules.dep" ] || t_skip_all "no modules for $KVER in /lib/modules"
+}
