@@ -92,6 +92,9 @@ if [ "${VM_SYSTEMD:-0}" = 1 ]; then
   for p in systemctl systemd-run; do copy_elf "$(command -v $p)" "$R/bin/$p"; done
   # optional, for debugging a D-Bus client in the guest
   if p=$(command -v strace 2>/dev/null); then copy_elf "$p" "$R/usr/bin/strace"; fi
+  # optional: runc as the reference for the --systemd-cgroup scope (go-systemd
+  # falls back to /run/systemd/private for root, no bus daemon needed)
+  if p=$(command -v runc 2>/dev/null); then copy_elf "$p" "$R/usr/sbin/runc"; fi
   mkdir -p "$R/etc/systemd/system" "$R/etc/systemd/system.conf.d" "$R/lib/systemd/system"
   [ -f /lib/systemd/system/machine.slice ] && cp /lib/systemd/system/machine.slice "$R/lib/systemd/system/"
   cp "$CAPSULE_SRC/tests/vm/capsule-vm-test.service" "$R/etc/systemd/system/"

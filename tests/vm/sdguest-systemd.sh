@@ -88,6 +88,27 @@ R delete -f sd3 >/dev/null 2>&1
 t_ok "delete the first" R delete -f sd1
 t_fails "its unit gone" systemctl is-active --quiet capsule-dup.scope
 
+# --- the same config under runc (reference): the same unit properties ---
+if command -v runc >/dev/null; then
+  cfg_set "$B" '.linux.cgroupsPath="machine.slice:ref:rc" | .process.args=["/bin/sleep","1000"] | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000,"shares":2048}}'
+  runc --root "$T_TMP/runc" --systemd-cgroup create -b "$B" rc >"$T_TMP/runc.out" 2>&1 || sed 's/^/    runc: /' "$T_TMP/runc.out"
+  cfg_set "$B" '.linux.cgroupsPath="machine.slice:ref:cr"'
+  t_ok "create the same config with --systemd-cgroup" R create -b "$B" cr
+  props=Slice,Delegate,DefaultDependencies,MemoryMax,TasksMax,CPUQuotaPerSecUSec,CPUWeight,MemoryAccounting,CPUAccounting,TasksAccounting
+  want=$(systemctl show -p "$props" ref-rc.scope 2>&1 | sort)
+  got=$(systemctl show -p "$props" ref-cr.scope 2>&1 | sort)
+  t_match "runc made its scope (reference)" "Slice=machine.slice" "$want"
+  echo "# runc: $(echo $want)"
+  t_eq "unit properties as runc's ($props)" "$want" "$got"
+  t_eq "cgroup files as runc's (memory.max pids.max cpu.max cpu.weight)" \
+    "$(cd /sys/fs/cgroup/machine.slice/ref-rc.scope && cat memory.max pids.max cpu.max cpu.weight 2>&1)" \
+    "$(cd /sys/fs/cgroup/machine.slice/ref-cr.scope && cat memory.max pids.max cpu.max cpu.weight 2>&1)"
+  runc --root "$T_TMP/runc" delete -f rc >/dev/null 2>&1
+  t_ok "delete" R delete -f cr
+else
+  t_skip "runc not in the VM: no reference run"
+fi
+
 # --- without --systemd-cgroup: a plain cgroup, nothing registered ---
 cfg_set "$B" '.linux.cgroupsPath="/plain-sd4"'
 t_ok "create without --systemd-cgroup" "$RUNTIME" --root "$ROOT" create -b "$B" sd4
