@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -70,6 +71,39 @@ call_job (struct sd_conn *c, struct sd_msg *m, const char *unit, cr_error_t *err
   return 0;
 }
 
+/* "0-3,8" -> a bitmask, CPU n = bit n%8 of byte n/8 (systemd's "ay").
+ * 0 bytes when the list does not parse (cgroupfs then reports it). */
+static size_t
+cpu_list_bits (const char *list, unsigned char *bits, size_t cap)
+{
+  size_t n = 0;
+  memset (bits, 0, cap);
+  for (const char *p = list; *p;)
+    {
+      char *end;
+      unsigned long a = strtoul (p, &end, 10), b = a;
+      if (end == p)
+        return 0;
+      if (*end == '-')
+        {
+          p = end + 1;
+          b = strtoul (p, &end, 10);
+          if (end == p || b < a)
+            return 0;
+        }
+      if (b / 8 >= cap)
+        return 0;
+      for (unsigned long i = a; i <= b; i++)
+        bits[i / 8] |= (unsigned char) (1u << (i % 8));
+      if (b / 8 + 1 > n)
+        n = b / 8 + 1;
+      p = *end == ',' ? end + 1 : end;
+      if (*end && *end != ',')
+        return 0;
+    }
+  return n;
+}
+
 static void
 add_limits (struct sd_msg *m, const struct oci_resources *res)
 {
@@ -80,6 +114,14 @@ add_limits (struct sd_msg *m, const struct oci_resources *res)
   if (res->memory && res->memory->has_limit && res->memory->limit != 0)
     sd_msg_prop_u64 (m, v2 ? "MemoryMax" : "MemoryLimit",
                      res->memory->limit < 0 ? UINT64_MAX : (uint64_t) res->memory->limit);
+  if (v2 && res->memory && res->memory->has_reservation && res->memory->reservation > 0)
+    sd_msg_prop_u64 (m, "MemoryLow", (uint64_t) res->memory->reservation);
+  int64_t swap2;
+  cr_error_t e = NULL;
+  if (v2 && res->memory && res->memory->has_swap && res->memory->swap != 0
+      && cr_cgroup_swap_to_v2 (res->memory->swap, res->memory->has_limit ? res->memory->limit : 0, &swap2, &e) == 0)
+    sd_msg_prop_u64 (m, "MemorySwapMax", swap2 < 0 ? UINT64_MAX : (uint64_t) swap2);
+  cr_error_release (&e); /* an invalid pair is reported by the cgroupfs write */
   if (res->has_pids_limit && res->pids_limit != 0)
     sd_msg_prop_u64 (m, "TasksMax", res->pids_limit < 0 ? UINT64_MAX : (uint64_t) res->pids_limit);
   const struct oci_cpu *cpu = res->cpu;
@@ -90,6 +132,14 @@ add_limits (struct sd_msg *m, const struct oci_resources *res)
       if (w)
         sd_msg_prop_u64 (m, "CPUWeight", w);
     }
+  if (cpu && cpu->has_period && cpu->period)
+    sd_msg_prop_u64 (m, "CPUQuotaPeriodUSec", cpu->period);
+  unsigned char bits[128];
+  size_t nb;
+  if (v2 && cpu && cpu->cpus && cpu->cpus[0] && (nb = cpu_list_bits (cpu->cpus, bits, sizeof bits)) > 0)
+    sd_msg_prop_bytes (m, "AllowedCPUs", bits, nb);
+  if (v2 && cpu && cpu->mems && cpu->mems[0] && (nb = cpu_list_bits (cpu->mems, bits, sizeof bits)) > 0)
+    sd_msg_prop_bytes (m, "AllowedMemoryNodes", bits, nb);
   if (cpu && cpu->has_quota && cpu->quota > 0)
     {
       uint64_t period = cpu->has_period && cpu->period ? cpu->period : 100000;
@@ -98,6 +148,13 @@ add_limits (struct sd_msg *m, const struct oci_resources *res)
       uint64_t per_sec = (uint64_t) cpu->quota * 1000000 / period;
       per_sec = (per_sec + 9999) / 10000 * 10000;
       sd_msg_prop_u64 (m, "CPUQuotaPerSecUSec", per_sec);
+    }
+  if (res->block_io && res->block_io->has_weight && res->block_io->weight)
+    {
+      if (v2)
+        sd_msg_prop_u64 (m, "IOWeight", cr_cgroup_blkio_to_io_weight (res->block_io->weight));
+      else
+        sd_msg_prop_u64 (m, "BlockIOWeight", res->block_io->weight);
     }
 }
 

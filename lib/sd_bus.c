@@ -157,6 +157,14 @@ sd_msg_prop_u32_array (struct sd_msg *m, const char *name, const uint32_t *v, si
     put_u32 (m, v[i]);
 }
 
+void
+sd_msg_prop_bytes (struct sd_msg *m, const char *name, const unsigned char *v, size_t n)
+{
+  prop_head (m, name, "ay");
+  put_u32 (m, (uint32_t) n);
+  put (m, v, n);
+}
+
 static void
 field (struct sd_msg *h, unsigned char code, const char *sig, const char *v)
 {

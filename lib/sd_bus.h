@@ -49,6 +49,7 @@ void sd_msg_prop_string (struct sd_msg *m, const char *name, const char *v);
 void sd_msg_prop_bool (struct sd_msg *m, const char *name, bool v);
 void sd_msg_prop_u64 (struct sd_msg *m, const char *name, uint64_t v);
 void sd_msg_prop_u32_array (struct sd_msg *m, const char *name, const uint32_t *v, size_t n);
+void sd_msg_prop_bytes (struct sd_msg *m, const char *name, const unsigned char *v, size_t n);
 
 /* Send m and wait for its reply.  A reply whose body starts with an object
  * path (a job) gives it in *path_out (optional).  A D-Bus error comes back

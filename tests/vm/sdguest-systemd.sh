@@ -90,19 +90,25 @@ t_fails "its unit gone" systemctl is-active --quiet capsule-dup.scope
 
 # --- the same config under runc (reference): the same unit properties ---
 if command -v runc >/dev/null; then
-  cfg_set "$B" '.linux.cgroupsPath="machine.slice:ref:rc" | .process.args=["/bin/sleep","1000"] | .linux.resources={"memory":{"limit":33554432},"pids":{"limit":20},"cpu":{"quota":50000,"period":100000,"shares":2048}}'
+  cfg_set "$B" '.linux.cgroupsPath="machine.slice:ref:rc" | .process.args=["/bin/sleep","1000"] | .linux.resources={"memory":{"limit":33554432,"reservation":16777216,"swap":67108864},"pids":{"limit":20},"cpu":{"quota":25000,"period":50000,"shares":2048,"cpus":"0-1","mems":"0"},"blockIO":{"weight":500}}'
   runc --root "$T_TMP/runc" --systemd-cgroup create -b "$B" rc >"$T_TMP/runc.out" 2>&1 || sed 's/^/    runc: /' "$T_TMP/runc.out"
   cfg_set "$B" '.linux.cgroupsPath="machine.slice:ref:cr"'
   t_ok "create the same config with --systemd-cgroup" R create -b "$B" cr
-  props=Slice,Delegate,DefaultDependencies,MemoryMax,TasksMax,CPUQuotaPerSecUSec,CPUWeight,MemoryAccounting,CPUAccounting,TasksAccounting
+  props=Slice,Delegate,DefaultDependencies,MemoryMax,MemoryLow,MemorySwapMax,TasksMax,CPUQuotaPerSecUSec,CPUQuotaPeriodUSec,CPUWeight,AllowedCPUs,AllowedMemoryNodes,MemoryAccounting,CPUAccounting,TasksAccounting
   want=$(systemctl show -p "$props" ref-rc.scope 2>&1 | sort)
   got=$(systemctl show -p "$props" ref-cr.scope 2>&1 | sort)
   t_match "runc made its scope (reference)" "Slice=machine.slice" "$want"
   echo "# runc: $(echo $want)"
   t_eq "unit properties as runc's ($props)" "$want" "$got"
-  t_eq "cgroup files as runc's (memory.max pids.max cpu.max cpu.weight)" \
-    "$(cd /sys/fs/cgroup/machine.slice/ref-rc.scope && cat memory.max pids.max cpu.max cpu.weight 2>&1)" \
-    "$(cd /sys/fs/cgroup/machine.slice/ref-cr.scope && cat memory.max pids.max cpu.max cpu.weight 2>&1)"
+  # runc 1.1 leaves the io weight out of the unit (so a daemon-reload resets
+  # its io.weight to systemd's default); we pass it
+  t_eq "IOWeight passed too (blkio weight 500)" 4950 "$(prop ref-cr.scope IOWeight)"
+  files="memory.max memory.low memory.swap.max pids.max cpu.max cpu.weight cpuset.cpus cpuset.mems io.weight"
+  ours=$(cd /sys/fs/cgroup/machine.slice/ref-cr.scope && cat $files 2>&1)
+  t_eq "cgroup files as runc's ($files)" "$(cd /sys/fs/cgroup/machine.slice/ref-rc.scope && cat $files 2>&1)" "$ours"
+  t_ok "daemon-reload" systemctl daemon-reload
+  t_eq "... ours unchanged by a daemon-reload" "$ours" "$(cd /sys/fs/cgroup/machine.slice/ref-cr.scope && cat $files 2>&1)"
+  echo "# runc's after the reload: $(cd /sys/fs/cgroup/machine.slice/ref-rc.scope && cat $files 2>&1 | tr '\n' ' ')"
   runc --root "$T_TMP/runc" delete -f rc >/dev/null 2>&1
   t_ok "delete" R delete -f cr
 else
