@@ -376,43 +376,39 @@ int
 sd_conn_open (struct sd_conn *c, const char *socket_path, cr_error_t *err)
 {
   memset (c, 0, sizeof *c);
-  c->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->fd < 0)
+  c->fd = -1;
+  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
     return cr_error_errno (err, "systemd D-Bus: socket");
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen (socket_path) >= sizeof sa.sun_path)
     return cr_error (err, ENAMETOOLONG, "systemd D-Bus: `%s`", socket_path);
   strcpy (sa.sun_path, socket_path);
-  if (connect (c->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-    {
-      int e = errno;
-      close (c->fd);
-      c->fd = -1;
-      return cr_error (err, e, "connect to systemd at `%s`", socket_path);
-    }
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    return cr_error_errno (err, "connect to systemd at `%s`", socket_path);
   /* SASL EXTERNAL: the peer credentials of the socket prove who we are;
-   * the initial response is our uid in hex-encoded decimal. */
+   * the initial response is our uid in hex-encoded decimal.  The NUL byte,
+   * AUTH and BEGIN go in one write, then the OK is read, and only then the
+   * first message (as systemctl does): systemd 252 left a first call
+   * unanswered when BEGIN and it arrived in the same read. */
   char uid[16], hex[40], line[128];
   snprintf (uid, sizeof uid, "%u", (unsigned) geteuid ());
   for (size_t i = 0; uid[i]; i++)
     snprintf (hex + 2 * i, 3, "%02x", (unsigned char) uid[i]);
-  /* The NUL byte, AUTH and BEGIN in one write, then the OK, and only then
-   * the first message (as systemctl does): systemd 252 left a first call
-   * unanswered when BEGIN and it arrived in the same read. */
   int n = snprintf (line, sizeof line, "%cAUTH EXTERNAL %s\r\nBEGIN\r\n", '\0', hex);
-  if (write_all_fd (c->fd, line, (size_t) n, err) < 0)
-    return sd_conn_close (c), -1;
+  if (write_all_fd (fd, line, (size_t) n, err) < 0)
+    return -1;
   size_t got = 0;
   while (got < sizeof line - 1 && (got < 2 || memcmp (line + got - 2, "\r\n", 2) != 0))
-    if (read_full (c->fd, line + got++, 1, 5000, err) < 0)
-      return sd_conn_close (c), -1;
+    if (read_full (fd, line + got++, 1, 5000, err) < 0)
+      return -1;
   line[got] = '\0';
   if (strncmp (line, "OK ", 3) != 0)
     {
       line[strcspn (line, "\r\n")] = '\0';
-      sd_conn_close (c);
       return cr_error (err, EACCES, "systemd D-Bus: authentication refused (`%s`)", line);
     }
+  c->fd = steal_fd (&fd);
   return 0;
 }
 
